@@ -1,0 +1,9 @@
+//! Integration tests of entra-pg-core: the real `azure_identity` credentials against
+//! the test kit's fake Entra endpoint, and a real PostgreSQL server over TLS.
+
+mod blocking;
+mod cache;
+mod redaction;
+mod server;
+mod support;
+mod user;

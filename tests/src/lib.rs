@@ -1,0 +1,37 @@
+//! Test kit shared by every crate's tests, the examples demo and the benchmarks.
+//!
+//! Only what lives in Azure is faked:
+//! - [`PgServer`]: a real, throwaway PostgreSQL server from the system binaries,
+//!   TLS with a generated CA, login roles accepted over TLS with password auth only.
+//! - [`FakeEntra`]: an HTTP endpoint speaking the App Service managed-identity
+//!   protocol (and a fake `az` on `PATH`), called by the *real* `azure_identity`
+//!   credentials. Each [`Identity`] issues JWT-shaped tokens with configurable
+//!   claims and lifetime; issuing a database token sets it as the role's password
+//!   on the bound servers with `VALID UNTIL` its expiry, so the server decides
+//!   whether a token is accepted.
+//!
+//! Everything is process-wide where the environment forces it (one endpoint per
+//! test binary, set in `IDENTITY_ENDPOINT` once); tests stay independent by using
+//! their own [`Identity`] (own client ID, tenant, role and counters).
+
+mod az;
+mod certs;
+mod entra;
+mod jwt;
+mod logs;
+mod pg;
+mod runtime;
+
+pub use certs::TestCa;
+pub use entra::{Fault, FakeEntra, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER};
+pub use jwt::decode_claims;
+pub use logs::{captured_logs, init_logs};
+pub use pg::{LoginError, PgServer, PgServerBuilder};
+pub use runtime::block_on;
+
+/// A name unique in this process, for roles and identities: `prefix_<n>`.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,0 +1,497 @@
+//! A real, throwaway PostgreSQL server for tests.
+
+use std::{
+    fmt, fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use rustls::pki_types::{pem::PemObject, CertificateDer};
+use tempfile::TempDir;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use tokio_postgres::{config::SslMode, Client, NoTls};
+
+use crate::{certs::TestCa, runtime};
+
+/// How to start a [`PgServer`].
+#[must_use]
+pub struct PgServerBuilder {
+    tls: bool,
+    max_connections: u32,
+}
+
+impl PgServerBuilder {
+    /// `false` starts a server without TLS that accepts cleartext passwords: the
+    /// insecure server the driver crates must refuse to talk to.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// `max_connections` of the server (default 300).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Starts the server; panics with the reason when it cannot.
+    pub fn start(self) -> PgServer {
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            match PgServer::try_start(&self) {
+                Ok(server) => return server,
+                Err(err) => last_error = err,
+            }
+        }
+        panic!("test kit: cannot start PostgreSQL: {last_error}");
+    }
+}
+
+/// A PostgreSQL server in a temporary directory, removed when dropped (or, for the
+/// process-wide [`shared`](Self::shared) server, by a watchdog when the process ends).
+///
+/// Login roles may connect over TCP only with TLS and password authentication
+/// (`hostssl … password`; plaintext is rejected). The superuser `postgres` connects
+/// over the Unix socket in the directory, without password, for administration.
+pub struct PgServer {
+    dir: TempDir,
+    port: u16,
+    tls: bool,
+    ca_pem: String,
+    admin: Arc<Client>,
+    bin: PathBuf,
+    as_postgres: bool,
+}
+
+/// Why a test login failed, as the server (or TLS) reported it.
+#[derive(Debug, Clone)]
+pub struct LoginError {
+    /// The SQLSTATE, when the server answered with an error.
+    pub code: Option<String>,
+    /// The driver's message (with its source chain).
+    pub message: String,
+}
+
+impl fmt::Display for LoginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (SQLSTATE {:?})", self.message, self.code)
+    }
+}
+
+impl PgServer {
+    /// A builder for a server with TLS on and room for 300 connections.
+    pub fn builder() -> PgServerBuilder {
+        PgServerBuilder {
+            tls: true,
+            max_connections: 300,
+        }
+    }
+
+    /// The process-wide TLS server, started on first use.
+    pub fn shared() -> &'static Self {
+        static SHARED: OnceLock<PgServer> = OnceLock::new();
+        SHARED.get_or_init(|| Self::builder().start())
+    }
+
+    /// The host name clients use; the certificate is valid for it.
+    pub fn host(&self) -> &'static str {
+        "localhost"
+    }
+
+    /// The TCP port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The PEM of the CA that signed the server certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// A file holding [`ca_pem`](Self::ca_pem), for `PGSSLROOTCERT`.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs SQL as the superuser (blocking; works from any thread).
+    pub fn execute(&self, sql: &str) {
+        let admin = Arc::clone(&self.admin);
+        let sql = sql.to_owned();
+        runtime::block_on(async move { admin.batch_execute(&sql).await })
+            .unwrap_or_else(|err| panic!("test kit: admin SQL failed: {err:?}"));
+    }
+
+    /// Creates a role that may log in but has no password yet: it can only log in
+    /// once a [`FakeEntra`](crate::FakeEntra) identity bound to it issues a token.
+    pub fn create_login_role(&self, role: &str) {
+        self.execute(&format!("CREATE ROLE {} LOGIN", quote_ident(role)));
+    }
+
+    /// Sets `role`'s password, valid until `valid_until`.
+    pub(crate) async fn set_password(
+        admin: Arc<Client>,
+        role: &str,
+        password: &str,
+        valid_until: OffsetDateTime,
+    ) -> Result<(), tokio_postgres::Error> {
+        let until = valid_until.format(&Rfc3339).expect("RFC 3339 timestamp");
+        let sql = format!(
+            "ALTER ROLE {} WITH LOGIN PASSWORD {} VALID UNTIL {}",
+            quote_ident(role),
+            quote_literal(password),
+            quote_literal(&until)
+        );
+        admin.batch_execute(&sql).await
+    }
+
+    pub(crate) fn admin(&self) -> Arc<Client> {
+        Arc::clone(&self.admin)
+    }
+
+    /// Logs in over verified TLS as `user` with `password` and returns `current_user`.
+    /// The server decides; this only reports.
+    pub async fn login(&self, user: &str, password: &str) -> Result<String, LoginError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(self.host())
+            .port(self.port)
+            .user(user)
+            .password(password)
+            .dbname("postgres")
+            .ssl_mode(SslMode::Require)
+            .connect_timeout(Duration::from_secs(10));
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_tls_config(&self.ca_pem));
+        runtime::run(async move {
+            let (client, connection) = config.connect(tls).await.map_err(login_error)?;
+            tokio::spawn(connection);
+            let row = client
+                .query_one("SELECT current_user::text", &[])
+                .await
+                .map_err(login_error)?;
+            Ok(row.get::<_, String>(0))
+        })
+        .await
+    }
+
+    /// [`login`](Self::login) for synchronous code.
+    pub fn login_blocking(&self, user: &str, password: &str) -> Result<String, LoginError> {
+        futures::executor::block_on(self.login(user, password))
+    }
+
+    fn try_start(options: &PgServerBuilder) -> Result<Self, String> {
+        let bin = find_bindir()?;
+        let as_postgres = running_as_root();
+        let dir = tempfile::Builder::new()
+            .prefix("entra-pg-test-")
+            .tempdir()
+            .map_err(|err| format!("temp dir: {err}"))?;
+        if as_postgres {
+            chown_to_postgres(dir.path())?;
+        }
+        let data = dir.path().join("data");
+        run_pg(
+            &bin,
+            as_postgres,
+            "initdb",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-U".as_ref(),
+                "postgres".as_ref(),
+                "-A".as_ref(),
+                "trust".as_ref(),
+                "-E".as_ref(),
+                "UTF8".as_ref(),
+                "--locale=C".as_ref(),
+                "--no-sync".as_ref(),
+            ],
+        )?;
+
+        let ca = TestCa::new("entra-pg test CA");
+        let (cert, key) = ca.server_cert();
+        write_file(&data.join("server.crt"), &cert, 0o644, as_postgres)?;
+        write_file(&data.join("server.key"), &key, 0o600, as_postgres)?;
+        write_file(&dir.path().join("ca.crt"), &ca.pem(), 0o644, false)?;
+
+        let port = free_port()?;
+        let conf = format!(
+            "\n# entra-pg test kit\n\
+             listen_addresses = 'localhost'\n\
+             port = {port}\n\
+             unix_socket_directories = '{socket}'\n\
+             ssl = {ssl}\n\
+             ssl_cert_file = 'server.crt'\n\
+             ssl_key_file = 'server.key'\n\
+             max_connections = {max}\n\
+             shared_buffers = 32MB\n\
+             fsync = off\n\
+             synchronous_commit = off\n\
+             full_page_writes = off\n\
+             password_encryption = 'scram-sha-256'\n\
+             log_connections = on\n",
+            socket = dir.path().display(),
+            ssl = if options.tls { "on" } else { "off" },
+            max = options.max_connections,
+        );
+        append_file(&data.join("postgresql.conf"), &conf)?;
+        let hba = if options.tls {
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 password\n\
+             hostssl all all ::1/128 password\n\
+             hostnossl all all 127.0.0.1/32 reject\n\
+             hostnossl all all ::1/128 reject\n"
+        } else {
+            "local all all trust\n\
+             host all all 127.0.0.1/32 password\n\
+             host all all ::1/128 password\n"
+        };
+        write_file(&data.join("pg_hba.conf"), hba, 0o600, as_postgres)?;
+
+        let log = dir.path().join("server.log");
+        run_pg(
+            &bin,
+            as_postgres,
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "start".as_ref(),
+            ],
+        )
+        .map_err(|err| format!("{err}\nserver log:\n{}", fs::read_to_string(&log).unwrap_or_default()))?;
+        spawn_watchdog(dir.path(), &data);
+
+        let mut admin_config = tokio_postgres::Config::new();
+        admin_config
+            .host_path(dir.path())
+            .port(port)
+            .user("postgres")
+            .dbname("postgres");
+        let admin = runtime::block_on(async move {
+            let (client, connection) = admin_config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            Ok::<_, tokio_postgres::Error>(client)
+        })
+        .map_err(|err| format!("admin connection: {err}"))?;
+
+        Ok(Self {
+            dir,
+            port,
+            tls: options.tls,
+            ca_pem: ca.pem(),
+            admin: Arc::new(admin),
+            bin,
+            as_postgres,
+        })
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = run_pg(
+            &self.bin,
+            self.as_postgres,
+            "pg_ctl",
+            &["-D".as_ref(), data.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "-w".as_ref(), "stop".as_ref()],
+        );
+    }
+}
+
+/// A rustls client config that trusts only `ca_pem`, with an explicit provider.
+pub(crate) fn client_tls_config(ca_pem: &str) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.expect("CA PEM")).expect("CA certificate");
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+fn login_error(err: tokio_postgres::Error) -> LoginError {
+    let mut message = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    LoginError {
+        code: err.code().map(|code| code.code().to_owned()),
+        message,
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`.
+fn find_bindir() -> Result<PathBuf, String> {
+    let has_initdb = |dir: &Path| dir.join("initdb").is_file();
+    if let Some(dir) = std::env::var_os("PG_BINDIR").map(PathBuf::from) {
+        return if has_initdb(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!("PG_BINDIR={} has no initdb", dir.display()))
+        };
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if has_initdb(&dir) {
+            return Ok(dir);
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_initdb(dir)) {
+            return Ok(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            has_initdb(&bin).then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        "no PostgreSQL server binaries (initdb) found via PG_BINDIR, pg_config, PATH or \
+         /usr/lib/postgresql/*/bin; install postgresql (apt-get install postgresql)"
+            .to_owned()
+    })
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn postgres_ids() -> Result<(u32, u32), String> {
+    let id = |flag: &str| -> Result<u32, String> {
+        let out = Command::new("id")
+            .args([flag, "postgres"])
+            .output()
+            .map_err(|err| format!("id: {err}"))?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|_| "running as root needs an OS user named postgres to run the server".to_owned())
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+fn chown_to_postgres(path: &Path) -> Result<(), String> {
+    let (uid, gid) = postgres_ids()?;
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .map_err(|err| format!("chown {}: {err}", path.display()))
+}
+
+fn write_file(path: &Path, text: &str, mode: u32, own: bool) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, text).map_err(|err| format!("write {}: {err}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|err| format!("chmod {}: {err}", path.display()))?;
+    if own {
+        chown_to_postgres(path)?;
+    }
+    Ok(())
+}
+
+fn append_file(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|err| format!("append {}: {err}", path.display()))
+}
+
+fn run_pg(
+    bin: &Path,
+    as_postgres: bool,
+    program: &str,
+    args: &[&std::ffi::OsStr],
+) -> Result<(), String> {
+    let program = bin.join(program);
+    let mut command = if as_postgres {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(&program);
+        command
+    } else {
+        Command::new(&program)
+    };
+    let out = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| format!("{}: {err}", program.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} failed ({}): {}{}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|err| format!("no free port: {err}"))
+}
+
+/// Stops the server and removes its directory once this process has ended, however
+/// it ends (statics are never dropped, tests may panic or be killed).
+fn spawn_watchdog(dir: &Path, data: &Path) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+         kill -QUIT \"$(head -n 1 '{data}/postmaster.pid' 2>/dev/null)\" 2>/dev/null; \
+         sleep 2; rm -rf '{dir}'",
+        pid = std::process::id(),
+        data = data.display(),
+        dir = dir.display(),
+    );
+    let _ = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+}
