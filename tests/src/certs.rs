@@ -33,9 +33,15 @@ impl TestCa {
 
     /// A server certificate and key (PEM) for `localhost`, `127.0.0.1` and `::1`.
     pub fn server_cert(&self) -> (String, String) {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
         let mut params = CertificateParams::new(names).expect("server params");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         let key = KeyPair::generate().expect("server key");
         let cert = params.signed_by(&key, &self.issuer).expect("server cert");
         (cert.pem(), key.serialize_pem())

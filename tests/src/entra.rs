@@ -304,7 +304,10 @@ impl Identity {
 
     /// Requests received for `resource`, failed ones included.
     pub fn requests(&self, resource: Resource) -> u64 {
-        lock(&self.state.counts).get(&resource).copied().unwrap_or(0)
+        lock(&self.state.counts)
+            .get(&resource)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Tokens issued to this identity, oldest first.
@@ -328,8 +331,16 @@ async fn msi(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if headers.get("x-identity-header").and_then(|h| h.to_str().ok()) != Some(IDENTITY_HEADER) {
-        return (StatusCode::UNAUTHORIZED, "missing or wrong x-identity-header").into_response();
+    if headers
+        .get("x-identity-header")
+        .and_then(|h| h.to_str().ok())
+        != Some(IDENTITY_HEADER)
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong x-identity-header",
+        )
+            .into_response();
     }
     let id = query.get("client_id").cloned().unwrap_or_default();
     let resource = query.get("resource").cloned().unwrap_or_default();
@@ -382,7 +393,10 @@ async fn answer(app: &App, id: &str, resource: &str, protocol: Protocol) -> Resp
     let token = if matches!(fault, Some(Fault::NotAJwt)) {
         format!("not-a-jwt-{serial}-{}", now.unix_timestamp_nanos())
     } else {
-        jwt::make_token(&token_claims(claims, id, resource, now, expires_on, serial), serial)
+        jwt::make_token(
+            &token_claims(claims, id, resource, now, expires_on, serial),
+            serial,
+        )
     };
     lock(&identity.issued).push(token.clone());
     lock(&app.issued).push(token.clone());
@@ -390,7 +404,10 @@ async fn answer(app: &App, id: &str, resource: &str, protocol: Protocol) -> Resp
     if kind == Resource::Database && !matches!(fault, Some(Fault::MalformedJson)) {
         for (admin, role) in logins {
             if let Err(err) = PgServer::set_password(admin, &role, &token, expires_on).await {
-                return (StatusCode::INTERNAL_SERVER_ERROR, format!("test kit: ALTER ROLE failed: {err}"))
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("test kit: ALTER ROLE failed: {err}"),
+                )
                     .into_response();
             }
         }
@@ -411,7 +428,9 @@ async fn answer(app: &App, id: &str, resource: &str, protocol: Protocol) -> Resp
     if matches!(fault, Some(Fault::MalformedJson)) {
         // Cut after the token: the parser fails, and the token must not leak into
         // the error the caller sees.
-        let cut = body.find(&token).map_or(body.len() / 2, |at| at + token.len() + 2);
+        let cut = body
+            .find(&token)
+            .map_or(body.len() / 2, |at| at + token.len() + 2);
         return (StatusCode::OK, body[..cut].to_owned()).into_response();
     }
     (StatusCode::OK, [("content-type", "application/json")], body).into_response()

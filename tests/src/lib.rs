@@ -23,7 +23,9 @@ mod pg;
 mod runtime;
 
 pub use certs::TestCa;
-pub use entra::{Fault, FakeEntra, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER};
+pub use entra::{
+    FakeEntra, Fault, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER,
+};
 pub use jwt::decode_claims;
 pub use logs::{captured_logs, init_logs};
 pub use pg::{LoginError, PgServer, PgServerBuilder};

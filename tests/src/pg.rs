@@ -276,7 +276,12 @@ impl PgServer {
                 "start".as_ref(),
             ],
         )
-        .map_err(|err| format!("{err}\nserver log:\n{}", fs::read_to_string(&log).unwrap_or_default()))?;
+        .map_err(|err| {
+            format!(
+                "{err}\nserver log:\n{}",
+                fs::read_to_string(&log).unwrap_or_default()
+            )
+        })?;
         spawn_watchdog(dir.path(), &data);
 
         let mut admin_config = tokio_postgres::Config::new();
@@ -311,7 +316,14 @@ impl Drop for PgServer {
             &self.bin,
             self.as_postgres,
             "pg_ctl",
-            &["-D".as_ref(), data.as_os_str(), "-m".as_ref(), "immediate".as_ref(), "-w".as_ref(), "stop".as_ref()],
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-m".as_ref(),
+                "immediate".as_ref(),
+                "-w".as_ref(),
+                "stop".as_ref(),
+            ],
         );
     }
 }
@@ -322,11 +334,13 @@ pub(crate) fn client_tls_config(ca_pem: &str) -> rustls::ClientConfig {
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.expect("CA PEM")).expect("CA certificate");
     }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth()
+    rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
 }
 
 fn login_error(err: tokio_postgres::Error) -> LoginError {
@@ -407,7 +421,9 @@ fn postgres_ids() -> Result<(u32, u32), String> {
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
-            .map_err(|_| "running as root needs an OS user named postgres to run the server".to_owned())
+            .map_err(|_| {
+                "running as root needs an OS user named postgres to run the server".to_owned()
+            })
     };
     Ok((id("-u")?, id("-g")?))
 }

@@ -40,5 +40,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    handle().spawn(future).await.expect("test kit task panicked")
+    handle()
+        .spawn(future)
+        .await
+        .expect("test kit task panicked")
 }

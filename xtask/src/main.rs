@@ -1,1 +1,124 @@
-fn main() {}
+//! Project automation. Run through the cargo alias: `cargo xtask <command>`.
+//!
+//! - `cargo xtask test`: the test suite (needs PostgreSQL server binaries; see README).
+//! - `cargo xtask demo`: every example against a local PostgreSQL and a local
+//!   Entra-compatible endpoint, then a summary table.
+//! - `cargo xtask lint`: fmt check, clippy `-D warnings`, docs `-D warnings`,
+//!   `cargo deny check bans licenses sources`.
+//! - `cargo xtask ci`: `test`, then `lint`.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool reports to the terminal"
+)]
+
+mod demo;
+
+use std::{
+    path::PathBuf,
+    process::{Command, ExitCode},
+};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("demo") => demo::run(),
+        Some("lint") => lint(),
+        Some("ci") => test(&[]).and_then(|()| lint()),
+        _ => {
+            eprintln!("usage: cargo xtask <test|demo|lint|ci>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+fn run(mut command: Command) -> Result<(), String> {
+    println!("$ {command:?}");
+    let status = command
+        .status()
+        .map_err(|err| format!("cannot run {command:?}: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    check_postgres()?;
+    let mut command = cargo();
+    command
+        .args(["test", "--workspace", "--locked"])
+        .args(extra);
+    run(command)
+}
+
+fn lint() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(clippy)?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run(doc)?;
+    // The RustSec advisory database cannot be fetched without general internet
+    // access; advisories are checked where it can (`cargo deny check advisories`).
+    let mut deny = cargo();
+    deny.args(["deny", "--locked", "check", "bans", "licenses", "sources"]);
+    run(deny)
+}
+
+/// The tests start their own PostgreSQL server; say what to install when the
+/// binaries are missing rather than failing deep inside a test.
+fn check_postgres() -> Result<(), String> {
+    let found = std::env::var_os("PG_BINDIR").is_some()
+        || std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| entry.path().join("bin/initdb").is_file())
+        || std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("initdb").is_file())
+        });
+    if found {
+        Ok(())
+    } else {
+        Err(
+            "no PostgreSQL server binaries (initdb) found: install them (Debian/Ubuntu: \
+             apt-get install postgresql) or set PG_BINDIR; .ci/run does this for you"
+                .to_owned(),
+        )
+    }
+}

@@ -129,7 +129,11 @@ impl Inner {
                 let backoff = backoff(state.failures);
                 state.retry_at = Some(now + backoff);
                 state.last_error = Some(err.clone());
-                match state.current.as_ref().filter(|entry| now < entry.usable_until) {
+                match state
+                    .current
+                    .as_ref()
+                    .filter(|entry| now < entry.usable_until)
+                {
                     Some(entry) => warn!(
                         error = %err,
                         user = entry.info.user(),

@@ -130,14 +130,26 @@ mod tests {
             Some(("my-app-identity".into(), "xms_mirid"))
         );
         let cases = [
-            (json!({"upn": "u@x", "preferred_username": "p@x", "unique_name": "n@x"}), "u@x"),
-            (json!({"preferred_username": "p@x", "unique_name": "n@x"}), "p@x"),
+            (
+                json!({"upn": "u@x", "preferred_username": "p@x", "unique_name": "n@x"}),
+                "u@x",
+            ),
+            (
+                json!({"preferred_username": "p@x", "unique_name": "n@x"}),
+                "p@x",
+            ),
             (json!({"unique_name": "n@x"}), "n@x"),
         ];
         for (claims, want) in cases {
-            assert_eq!(username_from_token(&jwt(&claims)).unwrap().as_deref(), Some(want));
+            assert_eq!(
+                username_from_token(&jwt(&claims)).unwrap().as_deref(),
+                Some(want)
+            );
         }
-        assert_eq!(username_from_token(&jwt(&json!({"oid": "1"}))).unwrap(), None);
+        assert_eq!(
+            username_from_token(&jwt(&json!({"oid": "1"}))).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -149,14 +161,24 @@ mod tests {
             Some(("u@x".into(), "upn"))
         );
         let claims = json!({"xms_mirid": SYSTEM, "unique_name": "n@x"});
-        assert_eq!(username_from_token(&jwt(&claims)).unwrap().as_deref(), Some("n@x"));
-        assert_eq!(username_from_token(&jwt(&json!({"xms_mirid": SYSTEM}))).unwrap(), None);
+        assert_eq!(
+            username_from_token(&jwt(&claims)).unwrap().as_deref(),
+            Some("n@x")
+        );
+        assert_eq!(
+            username_from_token(&jwt(&json!({"xms_mirid": SYSTEM}))).unwrap(),
+            None
+        );
     }
 
     #[test]
     fn empty_and_non_string_claims_count_as_absent() {
-        let claims = json!({"xms_mirid": 7, "upn": "", "preferred_username": ["a"], "unique_name": "n@x"});
-        assert_eq!(username_from_token(&jwt(&claims)).unwrap().as_deref(), Some("n@x"));
+        let claims =
+            json!({"xms_mirid": 7, "upn": "", "preferred_username": ["a"], "unique_name": "n@x"});
+        assert_eq!(
+            username_from_token(&jwt(&claims)).unwrap().as_deref(),
+            Some("n@x")
+        );
     }
 
     #[test]
@@ -186,8 +208,14 @@ mod tests {
             "a.b.c.d".to_owned(),
             format!("h.{secret_payload}.s"),
             "h.$$$.s".to_owned(),
-            format!("h.{}.s", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1,2]")),
-            format!("h.{}.s", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xff, 0xfe])),
+            format!(
+                "h.{}.s",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1,2]")
+            ),
+            format!(
+                "h.{}.s",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([0xff, 0xfe])
+            ),
         ];
         for token in cases {
             let err = username_from_token(&token).unwrap_err();
@@ -203,7 +231,9 @@ mod tests {
         let claims = json!({"upn": "ab"}).to_string();
         let padded = base64::engine::general_purpose::URL_SAFE.encode(claims);
         assert_eq!(
-            username_from_token(&format!("h.{padded}.s")).unwrap().as_deref(),
+            username_from_token(&format!("h.{padded}.s"))
+                .unwrap()
+                .as_deref(),
             Some("ab")
         );
     }

@@ -76,7 +76,10 @@ mod tests {
         let cases = [
             ("myserver.postgres.database.azure.com", Some(Cloud::Public)),
             ("MyServer.Postgres.Database.Azure.COM.", Some(Cloud::Public)),
-            ("srv.postgres.database.usgovcloudapi.net", Some(Cloud::UsGovernment)),
+            (
+                "srv.postgres.database.usgovcloudapi.net",
+                Some(Cloud::UsGovernment),
+            ),
             ("srv.postgres.database.chinacloudapi.cn", Some(Cloud::China)),
             ("postgres.database.azure.com", None),
             (".postgres.database.azure.com", None),

@@ -68,7 +68,11 @@ mod tests {
     #[test]
     fn debug_is_redacted_exactly() {
         let expires = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-        let info = ConnInfo::new("alice@contoso.com".into(), "eyJ.secret.token".into(), expires);
+        let info = ConnInfo::new(
+            "alice@contoso.com".into(),
+            "eyJ.secret.token".into(),
+            expires,
+        );
         assert_eq!(info.password(), "eyJ.secret.token");
         assert_eq!(
             format!("{info:?}"),

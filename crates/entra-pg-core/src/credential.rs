@@ -69,7 +69,8 @@ impl CredentialSource {
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let has = |name: &str| var(name).is_some();
-        let client_secret = has("AZURE_CLIENT_SECRET") && has("AZURE_CLIENT_ID") && has("AZURE_TENANT_ID");
+        let client_secret =
+            has("AZURE_CLIENT_SECRET") && has("AZURE_CLIENT_ID") && has("AZURE_TENANT_ID");
         let managed = || Self::ManagedIdentity {
             client_id: var("AZURE_CLIENT_ID"),
         };
@@ -83,11 +84,13 @@ impl CredentialSource {
             }
         };
         let Some(named) = var("AZURE_TOKEN_CREDENTIALS") else {
-            return Ok(if has("AZURE_FEDERATED_TOKEN_FILE") || client_secret || has("IDENTITY_ENDPOINT") {
-                production()
-            } else {
-                Self::DeveloperTools
-            });
+            return Ok(
+                if has("AZURE_FEDERATED_TOKEN_FILE") || client_secret || has("IDENTITY_ENDPOINT") {
+                    production()
+                } else {
+                    Self::DeveloperTools
+                },
+            );
         };
         let source = match named.trim().to_ascii_lowercase().as_str() {
             "dev" | "developertoolscredential" => Self::DeveloperTools,
@@ -184,10 +187,15 @@ mod tests {
     fn defaults_follow_the_documented_order() {
         use CredentialSource::*;
         assert_eq!(choose(&[]).unwrap(), DeveloperTools);
-        assert_eq!(choose(&[("IDENTITY_ENDPOINT", "http://x")]).unwrap(), ManagedIdentity { client_id: None });
+        assert_eq!(
+            choose(&[("IDENTITY_ENDPOINT", "http://x")]).unwrap(),
+            ManagedIdentity { client_id: None }
+        );
         assert_eq!(
             choose(&[("IDENTITY_ENDPOINT", "http://x"), ("AZURE_CLIENT_ID", "c")]).unwrap(),
-            ManagedIdentity { client_id: Some("c".into()) }
+            ManagedIdentity {
+                client_id: Some("c".into())
+            }
         );
         let mut vars = SECRET.to_vec();
         vars.push(("IDENTITY_ENDPOINT", "http://x"));
@@ -197,7 +205,10 @@ mod tests {
         // Incomplete client-secret settings do not count.
         assert_eq!(choose(&SECRET[..2]).unwrap(), DeveloperTools);
         // Empty values count as unset.
-        assert_eq!(choose(&[("IDENTITY_ENDPOINT", "")]).unwrap(), DeveloperTools);
+        assert_eq!(
+            choose(&[("IDENTITY_ENDPOINT", "")]).unwrap(),
+            DeveloperTools
+        );
     }
 
     #[test]
@@ -210,16 +221,34 @@ mod tests {
         };
         assert_eq!(with("dev", &SECRET).unwrap(), DeveloperTools);
         assert_eq!(with("AzureCliCredential", &SECRET).unwrap(), AzureCli);
-        assert_eq!(with("azuredeveloperclicredential", &[]).unwrap(), AzureDeveloperCli);
-        assert_eq!(with("ManagedIdentityCredential", &[]).unwrap(), ManagedIdentity { client_id: None });
-        assert_eq!(with("prod", &[]).unwrap(), ManagedIdentity { client_id: None });
+        assert_eq!(
+            with("azuredeveloperclicredential", &[]).unwrap(),
+            AzureDeveloperCli
+        );
+        assert_eq!(
+            with("ManagedIdentityCredential", &[]).unwrap(),
+            ManagedIdentity { client_id: None }
+        );
+        assert_eq!(
+            with("prod", &[]).unwrap(),
+            ManagedIdentity { client_id: None }
+        );
         assert_eq!(with("prod", &SECRET).unwrap(), ClientSecret);
-        assert_eq!(with("EnvironmentCredential", &SECRET).unwrap(), ClientSecret);
-        assert_eq!(with("WorkloadIdentityCredential", &[]).unwrap(), WorkloadIdentity);
+        assert_eq!(
+            with("EnvironmentCredential", &SECRET).unwrap(),
+            ClientSecret
+        );
+        assert_eq!(
+            with("WorkloadIdentityCredential", &[]).unwrap(),
+            WorkloadIdentity
+        );
         let err = with("ClientSecretCredential", &[]).unwrap_err();
         assert!(err.to_string().contains("AZURE_CLIENT_SECRET"), "{err}");
         let err = with("DefaultAzureCredential", &[]).unwrap_err();
         assert!(matches!(err, Error::InvalidConfig { .. }));
-        assert!(err.to_string().contains("ManagedIdentityCredential"), "{err}");
+        assert!(
+            err.to_string().contains("ManagedIdentityCredential"),
+            "{err}"
+        );
     }
 }

@@ -20,17 +20,29 @@ fn inside_spawn_blocking_of_multi_thread_and_current_thread_runtimes() {
     let (identity, user) = identity_with_role();
     let auth = auth(&identity);
     for runtime in [
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
     ] {
         let auth = auth.clone();
         let info = runtime
-            .block_on(async move { tokio::task::spawn_blocking(move || auth.conninfo_blocking()).await })
+            .block_on(
+                async move { tokio::task::spawn_blocking(move || auth.conninfo_blocking()).await },
+            )
             .unwrap()
             .unwrap();
         assert_eq!(info.user(), user);
     }
-    assert_eq!(identity.requests(Resource::Database), 1, "cache shared across runtimes");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        1,
+        "cache shared across runtimes"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -47,7 +59,10 @@ fn blocking_and_async_callers_share_the_cache() {
     let (identity, _) = identity_with_role();
     let auth = auth(&identity);
     let blocking = auth.conninfo_blocking().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let async_info = runtime.block_on(auth.conninfo()).unwrap();
     assert!(blocking.password() == async_info.password());
     assert_eq!(identity.requests(Resource::Database), 1);

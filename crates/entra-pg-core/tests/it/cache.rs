@@ -2,8 +2,8 @@
 
 use std::{sync::Arc, time::Duration};
 
-use entra_pg_core::{clock::ManualClock, EntraAuth, Error};
-use entra_pg_testkit::{captured_logs, Fault, Resource};
+use entra_pg_core::{EntraAuth, Error, clock::ManualClock};
+use entra_pg_testkit::{Fault, Resource, captured_logs};
 use futures::FutureExt as _;
 
 use crate::support::{auth, builder, identity_with_role};
@@ -60,12 +60,23 @@ async fn refreshes_ahead_of_expiry_at_half_the_lifetime_of_short_tokens() {
     clock.advance(secs(110));
     assert!(auth.conninfo().await.unwrap().password() == first.password());
     assert!(auth.wait_for_refresh().await.is_none(), "not due yet");
-    assert_eq!(identity.requests(Resource::Database), 1, "fresh token served from cache");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        1,
+        "fresh token served from cache"
+    );
 
     clock.advance(secs(15));
     let during = auth.conninfo().await.unwrap();
-    assert!(during.password() == first.password(), "valid token served while refreshing");
-    let refreshed = auth.wait_for_refresh().await.expect("refresh started").unwrap();
+    assert!(
+        during.password() == first.password(),
+        "valid token served while refreshing"
+    );
+    let refreshed = auth
+        .wait_for_refresh()
+        .await
+        .expect("refresh started")
+        .unwrap();
     assert!(refreshed.password() != first.password());
     assert_eq!(identity.requests(Resource::Database), 2);
     assert!(auth.conninfo().await.unwrap().password() == refreshed.password());
@@ -102,7 +113,10 @@ async fn outage_while_the_token_is_valid_serves_it_warns_and_backs_off() {
     let served = auth.conninfo().await.unwrap();
     assert!(served.password() == first.password());
     let failed = auth.wait_for_refresh().await.expect("refresh started");
-    assert!(matches!(failed, Err(Error::Credential { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(Error::Credential { .. })),
+        "{failed:?}"
+    );
     assert_eq!(identity.requests(Resource::Database), 2);
     let logs = captured_logs();
     assert!(
@@ -111,7 +125,10 @@ async fn outage_while_the_token_is_valid_serves_it_warns_and_backs_off() {
             .contains("token refresh failed; still serving the cached token")
             && event.contains("outage@contoso.com")),
         "a warning is logged: {}",
-        logs.lines().filter(|line| line.contains("WARN")).collect::<Vec<_>>().join("\n")
+        logs.lines()
+            .filter(|line| line.contains("WARN"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 
     // Within the back-off (1 s after the first failure): no new request.
@@ -132,7 +149,10 @@ async fn outage_while_the_token_is_valid_serves_it_warns_and_backs_off() {
     assert_eq!(identity.requests(Resource::Database), 3);
     clock.advance(secs(1));
     auth.conninfo().await.unwrap();
-    assert!(auth.wait_for_refresh().await.is_none(), "second back-off is 2 s");
+    assert!(
+        auth.wait_for_refresh().await.is_none(),
+        "second back-off is 2 s"
+    );
 
     // The endpoint heals: the next attempt after the back-off succeeds.
     identity.set_fault(None);
@@ -177,10 +197,17 @@ async fn a_dropped_caller_neither_cancels_the_request_nor_blocks_the_cache() {
     let auth = auth(&identity);
     // Poll once (which starts the request), then drop the future.
     assert!(auth.conninfo().now_or_never().is_none());
-    assert!(auth.status().refreshing, "the request goes on without its caller");
+    assert!(
+        auth.status().refreshing,
+        "the request goes on without its caller"
+    );
     let info = auth.conninfo().await.unwrap();
     assert_eq!(info.user(), "cancel@contoso.com");
-    assert_eq!(identity.requests(Resource::Database), 1, "the second caller joined it");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        1,
+        "the second caller joined it"
+    );
 
     // Drop every waiter of a request: it still completes and fills the cache.
     let (idle, _) = identity_with_role();
@@ -209,7 +236,10 @@ async fn a_hanging_endpoint_ends_in_a_timeout_error() {
     }
     assert!(err.to_string().contains("fetch_timeout"), "{err}");
     identity.set_fault(None);
-    assert!(auth.conninfo().await.is_ok(), "recovers once the endpoint answers");
+    assert!(
+        auth.conninfo().await.is_ok(),
+        "recovers once the endpoint answers"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! A token never shows in Debug, Display, errors or logs.
 
 use entra_pg_core::Error;
-use entra_pg_testkit::{captured_logs, FakeEntra, Fault};
+use entra_pg_testkit::{FakeEntra, Fault, captured_logs};
 
 use crate::support::{auth, identity_with_role};
 
@@ -19,7 +19,10 @@ async fn debug_output_of_every_public_type_hides_the_token() {
         format!("{:?}", auth.status()),
     ] {
         assert!(!text.contains(&token), "{text}");
-        assert!(!text.contains(&token[token.len() - 40..]), "no tail of the token: {text}");
+        assert!(
+            !text.contains(&token[token.len() - 40..]),
+            "no tail of the token: {text}"
+        );
     }
     assert!(format!("{info:?}").contains(&user));
     assert!(format!("{info:?}").contains("<redacted>"));
@@ -53,7 +56,10 @@ async fn no_issued_token_appears_in_the_captured_logs() {
     identity.set_fault(Some(Fault::Status(500)));
     let _ = auth.refresh().await;
     let logs = captured_logs();
-    assert!(logs.contains("entra-pg: got an Entra token"), "events are captured");
+    assert!(
+        logs.contains("entra-pg: got an Entra token"),
+        "events are captured"
+    );
     for token in FakeEntra::shared().issued_tokens() {
         assert!(!logs.contains(&token), "a token was logged");
         // Also no large fragment (a signature or payload) of it.

@@ -14,7 +14,10 @@ async fn derived_user_and_token_log_in_over_tls() {
     let (identity, user) = identity_with_role();
     let info = auth(&identity).conninfo().await.unwrap();
     let server = PgServer::shared();
-    assert_eq!(server.login(info.user(), info.password()).await.unwrap(), user);
+    assert_eq!(
+        server.login(info.user(), info.password()).await.unwrap(),
+        user
+    );
 }
 
 #[tokio::test]
@@ -40,7 +43,10 @@ async fn an_expired_token_is_rejected_by_the_server() {
         .login_on(PgServer::shared(), &user)
         .build();
     let info = auth(&identity).conninfo().await.unwrap();
-    let err = PgServer::shared().login(&user, info.password()).await.unwrap_err();
+    let err = PgServer::shared()
+        .login(&user, info.password())
+        .await
+        .unwrap_err();
     assert_eq!(err.code.as_deref(), INVALID_PASSWORD, "{err}");
 }
 
@@ -49,7 +55,12 @@ async fn a_token_for_another_role_is_rejected() {
     let (alice, _) = identity_with_role();
     let (_, bob) = identity_with_role();
     let token = auth(&alice).conninfo().await.unwrap();
-    assert!(PgServer::shared().login(&bob, token.password()).await.is_err());
+    assert!(
+        PgServer::shared()
+            .login(&bob, token.password())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -59,5 +70,11 @@ async fn a_failing_endpoint_never_changes_what_the_server_accepts() {
     let good = auth.conninfo().await.unwrap();
     identity.set_fault(Some(Fault::MalformedJson));
     assert!(auth.refresh().await.is_err());
-    assert_eq!(PgServer::shared().login(&user, good.password()).await.unwrap(), user);
+    assert_eq!(
+        PgServer::shared()
+            .login(&user, good.password())
+            .await
+            .unwrap(),
+        user
+    );
 }

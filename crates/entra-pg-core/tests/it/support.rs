@@ -1,7 +1,7 @@
 //! Shared set-up: the process-wide endpoint and server, and fresh identities.
 
 use entra_pg_core::EntraAuth;
-use entra_pg_testkit::{unique_name, FakeEntra, Identity, IdentityBuilder, PgServer};
+use entra_pg_testkit::{FakeEntra, Identity, IdentityBuilder, PgServer, unique_name};
 
 /// An identity whose `upn` is a fresh name, which may log in to the shared server
 /// as the role of that name.
