@@ -177,10 +177,18 @@ async fn outage_without_a_valid_token_is_a_typed_error_then_recovers() {
     assert_eq!(err.kind(), "credential");
     assert_eq!(identity.requests(Resource::Database), 2);
 
+    // Throttling (HTTP 429) is reported the same way.
+    identity.set_fault(Some(Fault::Status(429)));
+    assert!(matches!(
+        auth.conninfo().await,
+        Err(Error::Credential { .. })
+    ));
+    assert_eq!(identity.requests(Resource::Database), 3);
+
     identity.set_fault(None);
     let info = auth.conninfo().await.unwrap();
     assert_eq!(info.user(), "down@contoso.com");
-    assert_eq!(identity.requests(Resource::Database), 3);
+    assert_eq!(identity.requests(Resource::Database), 4);
 
     // Later the token expires entirely while the endpoint is down: error again.
     identity.set_fault(Some(Fault::Status(500)));
