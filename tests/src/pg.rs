@@ -248,13 +248,15 @@ impl PgServer {
         );
         append_file(&data.join("postgresql.conf"), &conf)?;
         let hba = if options.tls {
-            "local all all trust\n\
+            "local all postgres trust\n\
+             local all all reject\n\
              hostssl all all 127.0.0.1/32 password\n\
              hostssl all all ::1/128 password\n\
              hostnossl all all 127.0.0.1/32 reject\n\
              hostnossl all all ::1/128 reject\n"
         } else {
-            "local all all trust\n\
+            "local all postgres trust\n\
+             local all all reject\n\
              host all all 127.0.0.1/32 password\n\
              host all all ::1/128 password\n"
         };

@@ -1,8 +1,9 @@
 //! The token cache: one shared request at a time, refresh ahead of expiry, back-off
 //! after failures while the cached token is still valid.
 
-use std::sync::Arc;
+use std::{panic::AssertUnwindSafe, sync::Arc};
 
+use futures::FutureExt as _;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -89,7 +90,12 @@ impl Inner {
         state.inflight = Some(waiter.clone());
         let inner = Arc::clone(self);
         handle.spawn(async move {
-            let result = inner.fetch().await;
+            // A panicking credential must not leave the request "under way" forever.
+            let result = AssertUnwindSafe(inner.fetch())
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| Err(task_lost()));
+            let result = result.and_then(|info| inner.usable(info));
             inner.complete(&result);
             // Nobody may be waiting any more; the cache is updated either way.
             let _ = sender.send(Some(result));
@@ -108,7 +114,9 @@ impl Inner {
                 let lifetime = expires_on - now;
                 let window = self.refresh_ahead.min(lifetime / 2).max(Duration::ZERO);
                 let margin = EXPIRY_MARGIN.min(lifetime / 4).max(Duration::ZERO);
-                let refresh_at = expires_on - window;
+                let usable_until = expires_on - margin;
+                // A refresh window shorter than the margin still refreshes in time.
+                let refresh_at = (expires_on - window).min(usable_until);
                 info!(
                     user = info.user(),
                     %expires_on,
@@ -118,7 +126,7 @@ impl Inner {
                 state.current = Some(Entry {
                     info: info.clone(),
                     refresh_at,
-                    usable_until: expires_on - margin,
+                    usable_until,
                 });
                 state.failures = 0;
                 state.retry_at = None;
@@ -149,6 +157,26 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Rejects a token that is already too close to expiry to log in with: the
+    /// credential's clock or cache is off, and the server would refuse it.
+    fn usable(&self, info: ConnInfo) -> Result<ConnInfo, Error> {
+        let now = self.clock.now();
+        if info.expires_on() > now {
+            return Ok(info);
+        }
+        Err(Error::Credential {
+            scope: self.scope.clone(),
+            source: Arc::new(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                format!(
+                    "the credential returned a token that expired at {} (now {now}); check \
+                     this machine's clock",
+                    info.expires_on()
+                ),
+            )),
+        })
     }
 
     pub(crate) fn status(&self) -> CacheStatus {
