@@ -28,7 +28,7 @@ pub use entra::{
 };
 pub use jwt::decode_claims;
 pub use logs::{captured_logs, init_logs};
-pub use pg::{LoginError, PgServer, PgServerBuilder};
+pub use pg::{find_bindir, LoginError, PgServer, PgServerBuilder};
 pub use runtime::block_on;
 
 /// A name unique in this process, for roles and identities: `prefix_<n>`.

@@ -367,8 +367,10 @@ fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`.
-fn find_bindir() -> Result<PathBuf, String> {
+/// The directory holding the PostgreSQL server binaries (`initdb`, `pg_ctl`,
+/// `postgres`), searched in `PG_BINDIR`, `pg_config --bindir`, `PATH`, then the
+/// newest `/usr/lib/postgresql/*/bin`. The error says what to install.
+pub fn find_bindir() -> Result<PathBuf, String> {
     let has_initdb = |dir: &Path| dir.join("initdb").is_file();
     if let Some(dir) = std::env::var_os("PG_BINDIR").map(PathBuf::from) {
         return if has_initdb(&dir) {

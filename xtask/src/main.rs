@@ -101,24 +101,10 @@ fn lint() -> Result<(), String> {
 }
 
 /// The tests start their own PostgreSQL server; say what to install when the
-/// binaries are missing rather than failing deep inside a test.
+/// binaries are missing rather than failing deep inside a test. Uses the test
+/// kit's own search, so this check and the tests always agree.
 fn check_postgres() -> Result<(), String> {
-    let found = std::env::var_os("PG_BINDIR").is_some()
-        || std::fs::read_dir("/usr/lib/postgresql")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| entry.path().join("bin/initdb").is_file())
-        || std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join("initdb").is_file())
-        });
-    if found {
-        Ok(())
-    } else {
-        Err(
-            "no PostgreSQL server binaries (initdb) found: install them (Debian/Ubuntu: \
-             apt-get install postgresql) or set PG_BINDIR; .ci/run does this for you"
-                .to_owned(),
-        )
-    }
+    entra_pg_testkit::find_bindir()
+        .map(|_| ())
+        .map_err(|err| format!("{err}; .ci/run does this for you"))
 }

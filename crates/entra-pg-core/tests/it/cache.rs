@@ -37,9 +37,18 @@ async fn two_hundred_concurrent_callers_on_a_cold_cache_share_one_request() {
 }
 
 fn clocked(identity: &entra_pg_testkit::Identity) -> (EntraAuth, ManualClock) {
+    clocked_with_window(identity, entra_pg_core::DEFAULT_REFRESH_AHEAD)
+}
+
+/// `EntraAuth` on a manual clock with an explicit refresh-ahead window.
+fn clocked_with_window(
+    identity: &entra_pg_testkit::Identity,
+    window: Duration,
+) -> (EntraAuth, ManualClock) {
     let clock = ManualClock::starting_now();
     let auth = EntraAuth::builder(identity.managed_identity_credential())
         .clock(clock.clone())
+        .refresh_ahead(window)
         .build()
         .unwrap();
     (auth, clock)
@@ -86,12 +95,7 @@ async fn refreshes_ahead_of_expiry_at_half_the_lifetime_of_short_tokens() {
 #[tokio::test]
 async fn explicit_refresh_window_is_honoured() {
     let identity = builder().upn("window@contoso.com").lifetime(SHORT).build();
-    let clock = ManualClock::starting_now();
-    let auth = EntraAuth::builder(identity.managed_identity_credential())
-        .clock(clock.clone())
-        .refresh_ahead(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let (auth, clock) = clocked_with_window(&identity, Duration::from_secs(30));
     auth.conninfo().await.unwrap();
     clock.advance(secs(200)); // 40 s left: outside a 30 s window
     auth.conninfo().await.unwrap();
@@ -279,12 +283,7 @@ async fn clones_share_one_cache() {
 #[tokio::test]
 async fn a_zero_refresh_window_still_never_hands_out_a_token_about_to_expire() {
     let identity = builder().upn("zero@contoso.com").lifetime(SHORT).build();
-    let clock = ManualClock::starting_now();
-    let auth = EntraAuth::builder(identity.managed_identity_credential())
-        .clock(clock.clone())
-        .refresh_ahead(Duration::ZERO)
-        .build()
-        .unwrap();
+    let (auth, clock) = clocked_with_window(&identity, Duration::ZERO);
     let first = auth.conninfo().await.unwrap();
     clock.advance(secs(236)); // 4 s left: less than the 5 s expiry margin
     let next = auth.conninfo().await.unwrap();
