@@ -68,6 +68,19 @@ impl Settings {
         }
         builder.build()
     }
+
+    /// tokio-postgres settings: host, port and database. User and password come
+    /// from Entra; TLS from `PGSSLROOTCERT` and the public roots.
+    #[must_use]
+    pub fn tokio_config(&self) -> entra_pg_tokio::tokio_postgres::Config {
+        let mut config = entra_pg_tokio::tokio_postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .dbname(&self.database)
+            .application_name("entra-pg-example");
+        config
+    }
 }
 
 /// Ends an example: prints `connected as <user>` (or the error) and picks the exit code.

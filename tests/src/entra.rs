@@ -25,9 +25,8 @@ use azure_identity::{
 use serde_json::{json, Map, Value};
 use tempfile::TempDir;
 use time::OffsetDateTime;
-use tokio_postgres::Client;
 
-use crate::{az, jwt, runtime, PgServer};
+use crate::{az, jwt, ldap::ServerId, runtime, PgServer};
 
 /// The `IDENTITY_HEADER` secret the fake endpoint expects.
 pub const IDENTITY_HEADER: &str = "entra-pg-test-identity-header";
@@ -174,7 +173,7 @@ pub struct IdentityBuilder<'a> {
     database_claims: Map<String, Value>,
     management_claims: Option<Map<String, Value>>,
     lifetime: Duration,
-    logins: Vec<(Arc<Client>, String)>,
+    logins: Vec<(ServerId, String)>,
 }
 
 impl IdentityBuilder<'_> {
@@ -204,11 +203,12 @@ impl IdentityBuilder<'_> {
         self
     }
 
-    /// Creates `role` on `server` (login, no password); each database token issued
-    /// becomes its password until the token expires.
+    /// Creates `role` on `server` (login, no password); from then on each database
+    /// token issued to the identity is accepted by the server as a password of
+    /// `role` until the token expires, older unexpired tokens included (as on Azure).
     pub fn login_on(mut self, server: &PgServer, role: &str) -> Self {
         server.create_login_role(role);
-        self.logins.push((server.admin(), role.to_owned()));
+        self.logins.push((server.ldap_id(), role.to_owned()));
         self
     }
 
@@ -257,7 +257,7 @@ struct Config {
     lifetime: Duration,
     fault: Option<Fault>,
     management_fault: Option<Fault>,
-    logins: Vec<(Arc<Client>, String)>,
+    logins: Vec<(ServerId, String)>,
 }
 
 impl Identity {
@@ -401,15 +401,11 @@ async fn answer(app: &App, id: &str, resource: &str, protocol: Protocol) -> Resp
     lock(&identity.issued).push(token.clone());
     lock(&app.issued).push(token.clone());
 
+    // Registered before the answer leaves: a client never holds a token the
+    // server does not know yet.
     if kind == Resource::Database && !matches!(fault, Some(Fault::MalformedJson)) {
-        for (admin, role) in logins {
-            if let Err(err) = PgServer::set_password(admin, &role, &token, expires_on).await {
-                return (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("test kit: ALTER ROLE failed: {err}"),
-                )
-                    .into_response();
-            }
+        for (server, role) in logins {
+            server.accept(&role, &token, Some(expires_on));
         }
     }
 

@@ -2,13 +2,16 @@
 //!
 //! Only what lives in Azure is faked:
 //! - [`PgServer`]: a real, throwaway PostgreSQL server from the system binaries,
-//!   TLS with a generated CA, login roles accepted over TLS with password auth only.
+//!   TLS with a generated CA, login roles accepted over TLS with a password only.
+//!   The server checks each password through its `ldap` authentication against a
+//!   small LDAP responder in the kit, which holds the passwords accepted per server
+//!   and role, each with an optional expiry ([`PgServer::accept_password`]).
 //! - [`FakeEntra`]: an HTTP endpoint speaking the App Service managed-identity
 //!   protocol (and a fake `az` on `PATH`), called by the *real* `azure_identity`
 //!   credentials. Each [`Identity`] issues JWT-shaped tokens with configurable
-//!   claims and lifetime; issuing a database token sets it as the role's password
-//!   on the bound servers with `VALID UNTIL` its expiry, so the server decides
-//!   whether a token is accepted.
+//!   claims and lifetime; every database token issued for a role bound with
+//!   [`IdentityBuilder::login_on`] is accepted by the server until it expires, older
+//!   tokens included, like on Azure. The server decides whether a token is accepted.
 //!
 //! Everything is process-wide where the environment forces it (one endpoint per
 //! test binary, set in `IDENTITY_ENDPOINT` once); tests stay independent by using
@@ -18,6 +21,7 @@ mod az;
 mod certs;
 mod entra;
 mod jwt;
+mod ldap;
 mod logs;
 mod pg;
 mod runtime;
@@ -36,4 +40,17 @@ pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{prefix}_{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh identity on the shared endpoint whose `upn` is a fresh name, which may
+/// log in to the shared server as the role of that name. Starts log capture.
+pub fn identity_with_role() -> (Identity, String) {
+    let user = format!("{}@contoso.com", unique_name("user"));
+    init_logs();
+    let identity = FakeEntra::shared()
+        .identity()
+        .upn(&user)
+        .login_on(PgServer::shared(), &user)
+        .build();
+    (identity, user)
 }

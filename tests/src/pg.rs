@@ -11,10 +11,10 @@ use std::{
 
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use tempfile::TempDir;
-use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio_postgres::{config::SslMode, Client, NoTls};
 
-use crate::{certs::TestCa, runtime};
+use crate::{certs::TestCa, ldap::ServerId, runtime};
 
 /// How to start a [`PgServer`].
 #[must_use]
@@ -24,8 +24,9 @@ pub struct PgServerBuilder {
 }
 
 impl PgServerBuilder {
-    /// `false` starts a server without TLS that accepts cleartext passwords: the
-    /// insecure server the driver crates must refuse to talk to.
+    /// `false` starts a server without TLS that still asks for (and checks) the
+    /// cleartext password: the insecure server the driver crates must refuse to
+    /// send a token to ([`PgServer::password_checks`] tells whether one did).
     pub fn tls(mut self, tls: bool) -> Self {
         self.tls = tls;
         self
@@ -53,9 +54,14 @@ impl PgServerBuilder {
 /// A PostgreSQL server in a temporary directory, removed when dropped (or, for the
 /// process-wide [`shared`](Self::shared) server, by a watchdog when the process ends).
 ///
-/// Login roles may connect over TCP only with TLS and password authentication
-/// (`hostssl … password`; plaintext is rejected). The superuser `postgres` connects
-/// over the Unix socket in the directory, without password, for administration.
+/// Login roles may connect over TCP only with TLS (plaintext is rejected), and
+/// only with a password the server checks through LDAP (`hostssl … ldap`) against
+/// the kit's process-wide registry: a password is accepted for a role iff it was
+/// registered for this server and role with [`accept_password`](Self::accept_password)
+/// (which every database token issued for a [`login_on`](crate::IdentityBuilder::login_on)
+/// role does) and has not expired. So, as on Azure, every unexpired token of a
+/// role logs in, not only the newest. The superuser `postgres` connects over the
+/// Unix socket in the directory, without password, for administration.
 pub struct PgServer {
     dir: TempDir,
     port: u16,
@@ -64,6 +70,7 @@ pub struct PgServer {
     admin: Arc<Client>,
     bin: PathBuf,
     as_postgres: bool,
+    ldap: ServerId,
 }
 
 /// Why a test login failed, as the server (or TLS) reported it.
@@ -73,6 +80,16 @@ pub struct LoginError {
     pub code: Option<String>,
     /// The driver's message (with its source chain).
     pub message: String,
+}
+
+impl LoginError {
+    /// Whether the server refused the login: SQLSTATE 28000
+    /// (invalid_authorization_specification: how PostgreSQL reports a failed LDAP
+    /// password check, and also a `pg_hba.conf` rejection) or 28P01
+    /// (invalid_password).
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(self.code.as_deref(), Some("28000" | "28P01"))
+    }
 }
 
 impl fmt::Display for LoginError {
@@ -94,6 +111,13 @@ impl PgServer {
     pub fn shared() -> &'static Self {
         static SHARED: OnceLock<PgServer> = OnceLock::new();
         SHARED.get_or_init(|| Self::builder().start())
+    }
+
+    /// The process-wide server *without* TLS (it accepts cleartext passwords),
+    /// started on first use: the insecure server clients must refuse.
+    pub fn shared_plaintext() -> &'static Self {
+        static SHARED: OnceLock<PgServer> = OnceLock::new();
+        SHARED.get_or_init(|| Self::builder().tls(false).start())
     }
 
     /// The host name clients use; the certificate is valid for it.
@@ -134,31 +158,53 @@ impl PgServer {
             .unwrap_or_else(|err| panic!("test kit: admin SQL failed: {err:?}"));
     }
 
-    /// Creates a role that may log in but has no password yet: it can only log in
-    /// once a [`FakeEntra`](crate::FakeEntra) identity bound to it issues a token.
+    /// Creates a role that may log in but has no password yet: it can log in once a
+    /// password is accepted for it, by [`accept_password`](Self::accept_password) or
+    /// by a [`FakeEntra`](crate::FakeEntra) identity bound to it issuing a token.
     pub fn create_login_role(&self, role: &str) {
         self.execute(&format!("CREATE ROLE {} LOGIN", quote_ident(role)));
     }
 
-    /// Sets `role`'s password, valid until `valid_until`.
-    pub(crate) async fn set_password(
-        admin: Arc<Client>,
-        role: &str,
-        password: &str,
-        valid_until: OffsetDateTime,
-    ) -> Result<(), tokio_postgres::Error> {
-        let until = valid_until.format(&Rfc3339).expect("RFC 3339 timestamp");
-        let sql = format!(
-            "ALTER ROLE {} WITH LOGIN PASSWORD {} VALID UNTIL {}",
-            quote_ident(role),
-            quote_literal(password),
-            quote_literal(&until)
-        );
-        admin.batch_execute(&sql).await
+    /// Creates a login role with a static password that never expires: the
+    /// classic password login, checked by the server the same way as tokens (so
+    /// benchmarks compare like with like).
+    pub fn create_password_role(&self, role: &str, password: &str) {
+        self.create_login_role(role);
+        self.accept_password(role, password, None);
     }
 
-    pub(crate) fn admin(&self) -> Arc<Client> {
-        Arc::clone(&self.admin)
+    /// From now on the server accepts `password` for `role`, until `valid_until`
+    /// (exclusive; `None`: forever), in addition to the passwords accepted before.
+    /// The role must exist to log in. Empty passwords are never accepted.
+    pub fn accept_password(&self, role: &str, password: &str, valid_until: Option<OffsetDateTime>) {
+        self.ldap.accept(role, password, valid_until);
+    }
+
+    /// How many passwords of `role` the server accepts right now (unexpired).
+    pub fn accepted_passwords(&self, role: &str) -> usize {
+        self.ldap.accepted(role)
+    }
+
+    /// How many passwords this server has received from clients and checked
+    /// (LDAP binds), accepted or not. A login that never got as far as sending a
+    /// password (a client refusing to send it, a TLS failure) does not count.
+    pub fn password_checks(&self) -> u64 {
+        self.ldap.checks().0
+    }
+
+    /// How many passwords this server has received and checked for the user
+    /// `role`: exact even while other tests use the server.
+    pub fn password_checks_for(&self, role: &str) -> u64 {
+        self.ldap.checks_for(role)
+    }
+
+    /// How many of the [`password_checks`](Self::password_checks) passed.
+    pub fn password_checks_passed(&self) -> u64 {
+        self.ldap.checks().1
+    }
+
+    pub(crate) fn ldap_id(&self) -> ServerId {
+        self.ldap
     }
 
     /// Logs in over verified TLS as `user` with `password` and returns `current_user`.
@@ -240,27 +286,15 @@ impl PgServer {
              fsync = off\n\
              synchronous_commit = off\n\
              full_page_writes = off\n\
-             password_encryption = 'scram-sha-256'\n\
              log_connections = on\n",
             socket = dir.path().display(),
             ssl = if options.tls { "on" } else { "off" },
             max = options.max_connections,
         );
         append_file(&data.join("postgresql.conf"), &conf)?;
-        let hba = if options.tls {
-            "local all postgres trust\n\
-             local all all reject\n\
-             hostssl all all 127.0.0.1/32 password\n\
-             hostssl all all ::1/128 password\n\
-             hostnossl all all 127.0.0.1/32 reject\n\
-             hostnossl all all ::1/128 reject\n"
-        } else {
-            "local all postgres trust\n\
-             local all all reject\n\
-             host all all 127.0.0.1/32 password\n\
-             host all all ::1/128 password\n"
-        };
-        write_file(&data.join("pg_hba.conf"), hba, 0o600, as_postgres)?;
+        let ldap = ServerId::register();
+        let hba = hba_conf(options.tls, &ldap.hba_options());
+        write_file(&data.join("pg_hba.conf"), &hba, 0o600, as_postgres)?;
 
         let log = dir.path().join("server.log");
         run_pg(
@@ -307,8 +341,28 @@ impl PgServer {
             admin: Arc::new(admin),
             bin,
             as_postgres,
+            ldap,
         })
     }
+}
+
+/// Superuser over the socket only; everyone else over TCP, with the password
+/// checked through LDAP; with TLS on, TCP without TLS is rejected.
+fn hba_conf(tls: bool, ldap_options: &str) -> String {
+    let host = if tls { "hostssl" } else { "host" };
+    let mut hba = format!(
+        "local all postgres trust\n\
+         local all all reject\n\
+         {host} all all 127.0.0.1/32 ldap {ldap_options}\n\
+         {host} all all ::1/128 ldap {ldap_options}\n"
+    );
+    if tls {
+        hba.push_str(
+            "hostnossl all all 127.0.0.1/32 reject\n\
+             hostnossl all all ::1/128 reject\n",
+        );
+    }
+    hba
 }
 
 impl Drop for PgServer {
@@ -327,6 +381,7 @@ impl Drop for PgServer {
                 "stop".as_ref(),
             ],
         );
+        self.ldap.forget();
     }
 }
 
@@ -361,10 +416,6 @@ fn login_error(err: tokio_postgres::Error) -> LoginError {
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The directory holding the PostgreSQL server binaries (`initdb`, `pg_ctl`,
@@ -514,4 +565,68 @@ fn spawn_watchdog(dir: &Path, data: &Path) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logs in without TLS, as a careless client would.
+    fn plaintext_login(
+        server: &PgServer,
+        user: &str,
+        password: &str,
+    ) -> Result<String, LoginError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(server.host())
+            .port(server.port())
+            .user(user)
+            .password(password)
+            .dbname("postgres")
+            .ssl_mode(SslMode::Disable)
+            .connect_timeout(Duration::from_secs(10));
+        runtime::block_on(async move {
+            let (client, connection) = config.connect(NoTls).await.map_err(login_error)?;
+            tokio::spawn(connection);
+            let row = client
+                .query_one("SELECT current_user::text", &[])
+                .await
+                .map_err(login_error)?;
+            Ok(row.get::<_, String>(0))
+        })
+    }
+
+    #[test]
+    fn a_server_without_tls_asks_for_and_checks_a_cleartext_password() {
+        let server = PgServer::builder().tls(false).max_connections(10).start();
+        server.create_password_role("plain", "secret");
+        // A client that insists on TLS never gets as far as sending the password …
+        let err = server.login_blocking("plain", "secret").unwrap_err();
+        assert_eq!(server.password_checks(), 0, "{err}");
+        // … a plaintext client does, and the server checks it.
+        assert_eq!(
+            plaintext_login(&server, "plain", "secret").unwrap(),
+            "plain"
+        );
+        let err = plaintext_login(&server, "plain", "wrong").unwrap_err();
+        assert!(err.is_auth_failure(), "{err}");
+        assert_eq!(server.password_checks(), 2);
+        assert_eq!(server.password_checks_passed(), 1);
+    }
+
+    #[test]
+    fn a_tls_server_rejects_plaintext_before_any_password() {
+        let server = PgServer::builder().max_connections(10).start();
+        server.create_password_role("tls only", "secret");
+        let err = plaintext_login(&server, "tls only", "secret").unwrap_err();
+        assert!(err.is_auth_failure(), "{err}");
+        assert_eq!(server.password_checks(), 0, "{err}");
+        assert_eq!(
+            server.login_blocking("tls only", "secret").unwrap(),
+            "tls only"
+        );
+        assert_eq!(server.password_checks(), 1);
+        assert_eq!(server.password_checks_passed(), 1);
+    }
 }

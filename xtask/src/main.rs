@@ -3,6 +3,8 @@
 //! - `cargo xtask test`: the test suite (needs PostgreSQL server binaries; see README).
 //! - `cargo xtask demo`: every example against a local PostgreSQL and a local
 //!   Entra-compatible endpoint, then a summary table.
+//! - `cargo xtask bench`: connect time with a static password vs Entra login on
+//!   the same local server, as a Markdown table (also `target/bench-report.md`).
 //! - `cargo xtask lint`: fmt check, clippy `-D warnings`, docs `-D warnings`,
 //!   `cargo deny check bans licenses sources`.
 //! - `cargo xtask ci`: `test`, then `lint`.
@@ -11,6 +13,7 @@
     reason = "a command-line tool reports to the terminal"
 )]
 
+mod bench;
 mod demo;
 
 use std::{
@@ -23,10 +26,26 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo::run(),
+        // Measured in release: the debug build of our own crates is not what users run.
+        Some("bench") if cfg!(debug_assertions) => {
+            let mut command = cargo();
+            command.args([
+                "run",
+                "--release",
+                "--quiet",
+                "--locked",
+                "-p",
+                "xtask",
+                "--",
+                "bench",
+            ]);
+            run(command)
+        }
+        Some("bench") => bench::run(),
         Some("lint") => lint(),
         Some("ci") => test(&[]).and_then(|()| lint()),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|lint|ci>");
+            eprintln!("usage: cargo xtask <test|demo|bench|lint|ci>");
             return ExitCode::from(2);
         }
     };
@@ -69,7 +88,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     check_postgres()?;
     let mut command = cargo();
     command
-        .args(["test", "--workspace", "--locked"])
+        .args(["test", "--workspace", "--all-features", "--locked"])
         .args(extra);
     run(command)
 }
@@ -83,6 +102,7 @@ fn lint() -> Result<(), String> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
         "--locked",
         "--",
         "-D",
@@ -90,8 +110,14 @@ fn lint() -> Result<(), String> {
     ]);
     run(clippy)?;
     let mut doc = cargo();
-    doc.args(["doc", "--workspace", "--no-deps", "--locked"])
-        .env("RUSTDOCFLAGS", "-D warnings");
+    doc.args([
+        "doc",
+        "--workspace",
+        "--all-features",
+        "--no-deps",
+        "--locked",
+    ])
+    .env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
     // The RustSec advisory database cannot be fetched without general internet
     // access; advisories are checked where it can (`cargo deny check advisories`).

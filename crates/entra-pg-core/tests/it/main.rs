@@ -3,6 +3,7 @@
 
 mod blocking;
 mod cache;
+mod kit;
 mod redaction;
 mod server;
 mod support;

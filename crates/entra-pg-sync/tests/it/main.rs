@@ -1,0 +1,9 @@
+//! Integration tests of entra-pg-sync: real PostgreSQL over TLS, the real
+//! `azure_identity` credentials against the test kit's fake Entra endpoint.
+
+mod direct;
+mod outage;
+mod pool;
+mod rotation;
+mod support;
+mod tls;

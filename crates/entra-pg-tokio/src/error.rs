@@ -1,0 +1,176 @@
+//! The crate's error type, and the reading of `tokio_postgres` errors into it.
+
+use std::{error::Error as StdError, fmt, io};
+
+use rustls::CertificateError;
+
+/// Why an Entra connection could not be made.
+///
+/// No message, `Debug` output or `source()` of this type contains the token:
+/// tokio-postgres never puts the password in its errors, and the core errors are
+/// token-free by construction.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The login could not be prepared: the token or user could not be had, or the
+    /// settings would send the token without verified TLS
+    /// ([`InsecureTransport`](entra_pg_core::Error::InsecureTransport)).
+    Entra(entra_pg_core::Error),
+    /// The server's TLS certificate could not be verified. Nothing was sent.
+    Certificate {
+        /// The host name that was checked.
+        host: String,
+        /// What is wrong with the certificate, and what to do.
+        problem: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+    /// The server refused the login (SQLSTATE class 28).
+    Rejected {
+        /// The PostgreSQL user that was tried.
+        user: String,
+        /// The driver's error, with the server's message.
+        source: tokio_postgres::Error,
+    },
+    /// Any other failure of the driver: network, protocol, server.
+    Postgres(tokio_postgres::Error),
+}
+
+impl Error {
+    /// A short, stable name of the variant, for logs and metrics labels.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Entra(err) => err.kind(),
+            Self::Certificate { .. } => "certificate",
+            Self::Rejected { .. } => "rejected",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Reads a driver error from a connection attempt as `user` to `host`.
+    pub fn from_connect(err: tokio_postgres::Error, host: &str, user: &str) -> Self {
+        if let Some(db) = err.as_db_error() {
+            if db.code().code().starts_with("28") {
+                return Self::Rejected {
+                    user: user.to_owned(),
+                    source: err,
+                };
+            }
+            return Self::Postgres(err);
+        }
+        if is_server_without_tls(&err) {
+            return Self::Entra(entra_pg_core::Error::InsecureTransport {
+                reason: format!(
+                    "the server at {host} does not offer TLS (it answered the TLS request with \
+                     'no'), so the token was not sent; turn on TLS on the server (Azure \
+                     Database for PostgreSQL always has it) or check that the host and port \
+                     are the right server"
+                ),
+            });
+        }
+        if let Some(problem) = certificate_problem(&err, host) {
+            return Self::Certificate {
+                host: host.to_owned(),
+                problem,
+                source: err,
+            };
+        }
+        Self::Postgres(err)
+    }
+}
+
+impl From<entra_pg_core::Error> for Error {
+    fn from(err: entra_pg_core::Error) -> Self {
+        Self::Entra(err)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Entra(err) => err.fmt(f),
+            Self::Certificate { host, problem, .. } => {
+                write!(
+                    f,
+                    "TLS: the certificate of {host} is not trusted: {problem}"
+                )
+            }
+            Self::Rejected { user, source } => write!(
+                f,
+                "the server rejected the Entra login of {user:?} ({}); check that the role \
+                 was created for this principal with pgaadauth_create_principal, that the user \
+                 name matches it exactly, and that the token's audience is the server's cloud",
+                source
+                    .as_db_error()
+                    .map_or_else(|| source.to_string(), |db| db.message().to_owned())
+            ),
+            Self::Postgres(err) => write!(f, "PostgreSQL connection failed: {err}"),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Entra(err) => Some(err),
+            Self::Certificate { source, .. } | Self::Rejected { source, .. } => Some(source),
+            Self::Postgres(err) => Some(err),
+        }
+    }
+}
+
+/// tokio-postgres reports "server does not support TLS" as a TLS error with a string
+/// source; there is no typed variant to match.
+fn is_server_without_tls(err: &tokio_postgres::Error) -> bool {
+    err.source()
+        .is_some_and(|source| source.to_string() == "server does not support TLS")
+}
+
+/// The rustls error behind a failed handshake, as advice for the user.
+fn certificate_problem(err: &tokio_postgres::Error, host: &str) -> Option<String> {
+    let rustls_error = rustls_error(err)?;
+    let rustls::Error::InvalidCertificate(cert) = rustls_error else {
+        return None;
+    };
+    Some(match cert {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
+            "it is signed by a certificate authority this client does not trust ({cert:?}). \
+             Trust the root CA that signed it: set PGSSLROOTCERT to its PEM file (or call \
+             TlsBuilder::root_pem_file). Azure public and US Government servers chain to \
+             DigiCert Global Root G2 or Microsoft RSA Root CA 2017, which the `webpki-roots` \
+             feature includes; Azure China regions and some replicas use DigiCert Global Root \
+             CA, which must be added from PEM"
+        ),
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            format!(
+                "it is not valid for the host name {host:?}. Connect with the server's own \
+                 name (for Azure, <server>.postgres.database.azure.com), not an IP address \
+                 or an alias"
+            )
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "it has expired; renew the server certificate, or check this machine's clock".to_owned()
+        }
+        other => format!("{other:?}; check the server certificate and PGSSLROOTCERT"),
+    })
+}
+
+fn rustls_error(err: &tokio_postgres::Error) -> Option<&rustls::Error> {
+    let mut next: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(current) = next {
+        if let Some(found) = current.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        // `io::Error::source` skips the error it wraps; look inside explicitly.
+        if let Some(found) = current
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(found);
+        }
+        next = current.source();
+    }
+    None
+}
