@@ -28,9 +28,17 @@ use crate::EntraConnector;
 /// client.query_one("SELECT 1", &[])?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct R2d2Manager<T = MakeRustlsConnect> {
     connector: EntraConnector<T>,
+}
+
+impl<T> std::fmt::Debug for R2d2Manager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("R2d2Manager")
+            .field("connector", &self.connector)
+            .finish()
+    }
 }
 
 impl<T> R2d2Manager<T> {

@@ -35,9 +35,17 @@ use crate::{EntraConnector, Error};
 /// client.query_one("SELECT 1", &[]).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Bb8Manager<T = MakeRustlsConnect> {
     connector: EntraConnector<T>,
+}
+
+impl<T> std::fmt::Debug for Bb8Manager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bb8Manager")
+            .field("connector", &self.connector)
+            .finish()
+    }
 }
 
 impl<T> Bb8Manager<T> {

@@ -30,7 +30,6 @@ use crate::{EntraConnector, Error};
 /// client.query_one("SELECT 1", &[]).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct DeadpoolManager<T = MakeRustlsConnect> {
     connector: EntraConnector<T>,
 }
@@ -43,6 +42,14 @@ pub type DeadpoolObject<T = MakeRustlsConnect> = managed::Object<DeadpoolManager
 
 /// The error of [`DeadpoolPool::get`].
 pub type DeadpoolError = managed::PoolError<Error>;
+
+impl<T> std::fmt::Debug for DeadpoolManager<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadpoolManager")
+            .field("connector", &self.connector)
+            .finish()
+    }
+}
 
 impl<T> DeadpoolManager<T> {
     /// A manager opening connections through `connector`.

@@ -4,6 +4,7 @@
 mod direct;
 mod outage;
 mod pool;
+mod redaction;
 mod rotation;
 mod support;
 mod tls;

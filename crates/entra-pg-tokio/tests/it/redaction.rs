@@ -2,7 +2,7 @@
 //! full connect cycle.
 
 use entra_pg_testkit::{Fault, PgServer, captured_logs};
-use entra_pg_tokio::{Bb8Manager, EntraConnector, bb8};
+use entra_pg_tokio::{Bb8Manager, DeadpoolManager, DeadpoolPool, EntraConnector, bb8};
 
 use crate::support::{auth, connector, identity_with_role, settings, tls};
 
@@ -18,10 +18,22 @@ async fn no_token_in_logs_debug_or_errors_of_a_connect_cycle() {
     let client = pool.get().await.unwrap();
     client.simple_query("SELECT 1").await.unwrap();
     let login = connector.login_config().await.unwrap();
+    let deadpool = DeadpoolPool::builder(DeadpoolManager::new(connector.clone()))
+        .max_size(1)
+        .build()
+        .unwrap();
+    deadpool
+        .get()
+        .await
+        .unwrap()
+        .simple_query("SELECT 1")
+        .await
+        .unwrap();
     let mut texts = vec![
         format!("{connector:?}"),
         format!("{login:?}"),
         format!("{pool:?}"),
+        format!("{deadpool:?}"),
     ];
 
     // A login the server rejects: the error names the user, not the token.
