@@ -4,8 +4,8 @@ use std::fmt;
 
 use entra_pg_core::{EntraAuth, Error as CoreError};
 use entra_pg_tokio::{
-    Error, Tls,
-    settings::{apply_login, describe_hosts, enforce_tls, is_static_login},
+    Error, TlsChoice,
+    settings::CheckedSettings,
     tokio_postgres::{
         Socket,
         tls::{MakeTlsConnect, TlsConnect},
@@ -24,15 +24,13 @@ use crate::settings::{IntoConfig, Settings};
 /// inside `tokio::task::spawn_blocking`. Clones share everything; pools hold one.
 #[derive(Clone)]
 pub struct EntraConnector<T = MakeRustlsConnect> {
-    config: Settings,
+    settings: CheckedSettings<Settings>,
     auth: EntraAuth,
     tls: T,
-    hosts: String,
-    static_login: bool,
 }
 
 impl EntraConnector {
-    /// A connector with the default TLS ([`Tls::from_env`]: the roots of the enabled
+    /// A connector with the default TLS ([`Tls::from_env`](crate::Tls::from_env): the roots of the enabled
     /// features plus `PGSSLROOTCERT`).
     ///
     /// # Errors
@@ -47,7 +45,7 @@ impl EntraConnector {
         EntraConnectorBuilder {
             config: config.into_config(),
             auth,
-            tls: Tls::from_env().map(|tls| tls.connector()),
+            tls: TlsChoice::from_env(),
             allow_plaintext: false,
         }
     }
@@ -75,12 +73,12 @@ where
     /// # Errors
     /// When no token can be had (see [`EntraAuth::conninfo_blocking`]).
     pub fn login_config(&self) -> Result<postgres::Config, Error> {
-        let mut config = self.config.clone();
-        if !self.static_login {
-            let login = self.auth.conninfo_blocking()?;
-            apply_login(&mut config, &login);
-        }
-        Ok(config.0)
+        let login = if self.settings.is_static_login() {
+            None
+        } else {
+            Some(self.auth.conninfo_blocking()?)
+        };
+        Ok(self.settings.with_login(login.as_ref()).0)
     }
 
     /// Opens one connection.
@@ -91,11 +89,12 @@ where
     /// [`Error::Rejected`] when it refuses the login, [`Error::Postgres`] otherwise.
     pub fn connect(&self) -> Result<Client, Error> {
         let config = self.login_config()?;
-        let user = config.get_user().unwrap_or_default().to_owned();
-        debug!(user, hosts = self.hosts, "entra-pg: connecting");
+        let user = config.get_user().unwrap_or_default();
+        let hosts = self.settings.hosts();
+        debug!(user, hosts, "entra-pg: connecting");
         config
             .connect(self.tls.clone())
-            .map_err(|err| Error::from_connect(err, &self.hosts, &user))
+            .map_err(|err| Error::from_connect(err, hosts, user))
     }
 
     /// The shared [`EntraAuth`].
@@ -107,7 +106,7 @@ where
     /// Whether the settings carry their own user and password, so Entra is not used.
     #[must_use]
     pub fn is_static_login(&self) -> bool {
-        self.static_login
+        self.settings.is_static_login()
     }
 }
 
@@ -115,9 +114,8 @@ impl<T> fmt::Debug for EntraConnector<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // postgres::Config's Debug redacts the password.
         f.debug_struct("EntraConnector")
-            .field("config", &self.config.0)
+            .field("settings", &self.settings)
             .field("auth", &self.auth)
-            .field("static_login", &self.static_login)
             .finish_non_exhaustive()
     }
 }
@@ -127,7 +125,7 @@ impl<T> fmt::Debug for EntraConnector<T> {
 pub struct EntraConnectorBuilder<T = MakeRustlsConnect> {
     config: Result<postgres::Config, CoreError>,
     auth: EntraAuth,
-    tls: Result<T, CoreError>,
+    tls: TlsChoice<T>,
     allow_plaintext: bool,
 }
 
@@ -137,7 +135,7 @@ impl<T> EntraConnectorBuilder<T> {
         EntraConnectorBuilder {
             config: self.config,
             auth: self.auth,
-            tls: Ok(tls),
+            tls: TlsChoice::Given(tls),
             allow_plaintext: self.allow_plaintext,
         }
     }
@@ -155,15 +153,10 @@ impl<T> EntraConnectorBuilder<T> {
     /// When the settings cannot be parsed, say `sslmode=disable` without the
     /// opt-out, or the default TLS cannot be built.
     pub fn build(self) -> Result<EntraConnector<T>, Error> {
-        let mut config = Settings(self.config?);
-        enforce_tls(&mut config, self.allow_plaintext)?;
-        let tls = self.tls?;
         Ok(EntraConnector {
-            hosts: describe_hosts(&config),
-            static_login: is_static_login(&config),
-            config,
+            settings: CheckedSettings::new(Settings(self.config?), self.allow_plaintext)?,
             auth: self.auth,
-            tls,
+            tls: self.tls.resolve()?,
         })
     }
 }

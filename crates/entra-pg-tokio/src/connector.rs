@@ -8,8 +8,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
 use crate::{
-    Error, Tls,
-    settings::{IntoConfig, apply_login, describe_hosts, enforce_tls, is_static_login},
+    Error, TlsChoice,
+    settings::{CheckedSettings, IntoConfig},
 };
 
 /// Opens tokio-postgres connections that log in with Microsoft Entra ID.
@@ -20,15 +20,13 @@ use crate::{
 /// fresh. Clones share everything; pools hold one.
 #[derive(Clone)]
 pub struct EntraConnector<T = MakeRustlsConnect> {
-    config: Config,
+    settings: CheckedSettings<Config>,
     auth: EntraAuth,
     tls: T,
-    hosts: String,
-    static_login: bool,
 }
 
 impl EntraConnector {
-    /// A connector with the default TLS ([`Tls::from_env`]: the roots of the enabled
+    /// A connector with the default TLS ([`Tls::from_env`](crate::Tls::from_env): the roots of the enabled
     /// features plus `PGSSLROOTCERT`).
     ///
     /// # Errors
@@ -43,7 +41,7 @@ impl EntraConnector {
         EntraConnectorBuilder {
             config: config.into_config(),
             auth,
-            tls: Tls::from_env().map(|tls| tls.connector()),
+            tls: TlsChoice::from_env(),
             allow_plaintext: false,
         }
     }
@@ -70,12 +68,12 @@ where
     /// # Errors
     /// When no token can be had (see [`EntraAuth::conninfo`]).
     pub async fn login_config(&self) -> Result<Config, Error> {
-        let mut config = self.config.clone();
-        if !self.static_login {
-            let login = self.auth.conninfo().await?;
-            apply_login(&mut config, &login);
-        }
-        Ok(config)
+        let login = if self.settings.is_static_login() {
+            None
+        } else {
+            Some(self.auth.conninfo().await?)
+        };
+        Ok(self.settings.with_login(login.as_ref()))
     }
 
     /// Opens one connection. Spawn the returned `Connection` (it drives the socket).
@@ -86,12 +84,13 @@ where
     /// [`Error::Rejected`] when it refuses the login, [`Error::Postgres`] otherwise.
     pub async fn connect(&self) -> Result<(Client, Connection<Socket, T::Stream>), Error> {
         let config = self.login_config().await?;
-        let user = config.get_user().unwrap_or_default().to_owned();
-        debug!(user, hosts = self.hosts, "entra-pg: connecting");
+        let user = config.get_user().unwrap_or_default();
+        let hosts = self.settings.hosts();
+        debug!(user, hosts, "entra-pg: connecting");
         config
             .connect(self.tls.clone())
             .await
-            .map_err(|err| Error::from_connect(err, &self.hosts, &user))
+            .map_err(|err| Error::from_connect(err, hosts, user))
     }
 
     /// Opens one connection and spawns its `Connection` on the current Tokio runtime.
@@ -103,11 +102,7 @@ where
         T::Stream: Send + 'static,
     {
         let (client, connection) = self.connect().await?;
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                debug!(error = %err, "entra-pg: connection closed with an error");
-            }
-        });
+        spawn_connection(connection);
         Ok(client)
     }
 
@@ -120,17 +115,28 @@ where
     /// Whether the settings carry their own user and password, so Entra is not used.
     #[must_use]
     pub fn is_static_login(&self) -> bool {
-        self.static_login
+        self.settings.is_static_login()
     }
+}
+
+/// Drives a connection on the current Tokio runtime until it closes.
+pub(crate) fn spawn_connection<S>(connection: Connection<Socket, S>) -> tokio::task::JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            debug!(error = %err, "entra-pg: connection closed with an error");
+        }
+    })
 }
 
 impl<T> fmt::Debug for EntraConnector<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // tokio_postgres::Config's Debug redacts the password.
         f.debug_struct("EntraConnector")
-            .field("config", &self.config)
+            .field("settings", &self.settings)
             .field("auth", &self.auth)
-            .field("static_login", &self.static_login)
             .finish_non_exhaustive()
     }
 }
@@ -140,7 +146,7 @@ impl<T> fmt::Debug for EntraConnector<T> {
 pub struct EntraConnectorBuilder<T = MakeRustlsConnect> {
     config: Result<Config, CoreError>,
     auth: EntraAuth,
-    tls: Result<T, CoreError>,
+    tls: TlsChoice<T>,
     allow_plaintext: bool,
 }
 
@@ -150,7 +156,7 @@ impl<T> EntraConnectorBuilder<T> {
         EntraConnectorBuilder {
             config: self.config,
             auth: self.auth,
-            tls: Ok(tls),
+            tls: TlsChoice::Given(tls),
             allow_plaintext: self.allow_plaintext,
         }
     }
@@ -169,15 +175,10 @@ impl<T> EntraConnectorBuilder<T> {
     /// When the settings cannot be parsed, say `sslmode=disable` without the
     /// opt-out, or the default TLS cannot be built.
     pub fn build(self) -> Result<EntraConnector<T>, Error> {
-        let mut config = self.config?;
-        enforce_tls(&mut config, self.allow_plaintext)?;
-        let tls = self.tls?;
         Ok(EntraConnector {
-            hosts: describe_hosts(&config),
-            static_login: is_static_login(&config),
-            config,
+            settings: CheckedSettings::new(self.config?, self.allow_plaintext)?,
             auth: self.auth,
-            tls,
+            tls: self.tls.resolve()?,
         })
     }
 }

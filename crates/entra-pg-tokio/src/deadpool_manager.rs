@@ -1,5 +1,6 @@
 //! A deadpool manager with Entra login, producing `deadpool_postgres` clients.
 
+use crate::{EntraConnector, Error, connector::spawn_connection};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::{
@@ -7,9 +8,6 @@ use tokio_postgres::{
     tls::{MakeTlsConnect, TlsConnect},
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
-use tracing::debug;
-
-use crate::{EntraConnector, Error};
 
 /// A [`deadpool::managed::Manager`] that opens each new physical connection through
 /// an [`EntraConnector`]. Objects are `deadpool_postgres` [`ClientWrapper`]s (a
@@ -77,12 +75,7 @@ where
 
     async fn create(&self) -> Result<ClientWrapper, Error> {
         let (client, connection) = self.connector.connect().await?;
-        let task = tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                debug!(error = %err, "entra-pg: connection closed with an error");
-            }
-        });
-        Ok(ClientWrapper::new(client, task))
+        Ok(ClientWrapper::new(client, spawn_connection(connection)))
     }
 
     async fn recycle(&self, client: &mut ClientWrapper, _: &Metrics) -> RecycleResult<Error> {

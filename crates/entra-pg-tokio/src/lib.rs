@@ -26,7 +26,7 @@ pub use connector::{EntraConnector, EntraConnectorBuilder, connect};
 pub use deadpool_manager::{DeadpoolError, DeadpoolManager, DeadpoolObject, DeadpoolPool};
 pub use error::Error;
 pub use settings::IntoConfig;
-pub use tls::{PGSSLROOTCERT, Tls, TlsBuilder};
+pub use tls::{PGSSLROOTCERT, Tls, TlsBuilder, TlsChoice};
 
 /// Re-exported: the core crate ([`EntraAuth`](entra_pg_core::EntraAuth) and friends).
 pub use entra_pg_core;

@@ -103,14 +103,62 @@ impl PgSettings for Config {
     }
 }
 
-/// Applies the TLS rule to `config`: `sslmode=prefer` (tokio-postgres' default,
-/// which falls back to plaintext) becomes `require`; `disable` is refused unless
-/// `allow_plaintext` (the dangerous opt-out for local servers) is set.
-///
-/// # Errors
-/// [`InsecureTransport`](CoreError::InsecureTransport) for `sslmode=disable`
-/// without the opt-out.
-pub fn enforce_tls(config: &mut impl PgSettings, allow_plaintext: bool) -> Result<(), CoreError> {
+/// Driver settings checked once for Entra login: the TLS rule applied, the hosts
+/// described for messages, a static login (user and password given) detected.
+/// Both connectors (this crate's and `entra-pg-sync`'s) hold one, so they follow
+/// one rule.
+#[derive(Clone, Debug)]
+pub struct CheckedSettings<C> {
+    config: C,
+    hosts: String,
+    static_login: bool,
+}
+
+impl<C: PgSettings + Clone> CheckedSettings<C> {
+    /// Applies the TLS rule: `sslmode=prefer` (tokio-postgres' default, which falls
+    /// back to plaintext) becomes `require`; `disable` is refused unless
+    /// `allow_plaintext` (the dangerous opt-out for local servers) is set.
+    ///
+    /// # Errors
+    /// [`InsecureTransport`](CoreError::InsecureTransport) for `sslmode=disable`
+    /// without the opt-out.
+    pub fn new(mut config: C, allow_plaintext: bool) -> Result<Self, CoreError> {
+        enforce_tls(&mut config, allow_plaintext)?;
+        Ok(Self {
+            hosts: describe_hosts(&config),
+            static_login: is_static_login(&config),
+            config,
+        })
+    }
+
+    /// Whether the settings carry both a user and a password: then they are a
+    /// static login and Entra is not used at all.
+    #[must_use]
+    pub fn is_static_login(&self) -> bool {
+        self.static_login
+    }
+
+    /// The hosts, for messages (`localhost,db2`).
+    #[must_use]
+    pub fn hosts(&self) -> &str {
+        &self.hosts
+    }
+
+    /// The settings for one new connection: with `login` (none for a static
+    /// login), the user is set only when the settings have none, and the token is
+    /// always the password.
+    #[must_use]
+    pub fn with_login(&self, login: Option<&ConnInfo>) -> C {
+        let mut config = self.config.clone();
+        if let Some(login) = login {
+            apply_login(&mut config, login);
+        }
+        config
+    }
+}
+
+/// The TLS rule of [`CheckedSettings::new`].
+fn enforce_tls(config: &mut impl PgSettings, allow_plaintext: bool) -> Result<(), CoreError> {
     match config.ssl_mode() {
         SslMode::Disable if allow_plaintext => Ok(()),
         SslMode::Disable => Err(CoreError::InsecureTransport {
@@ -126,25 +174,18 @@ pub fn enforce_tls(config: &mut impl PgSettings, allow_plaintext: bool) -> Resul
     }
 }
 
-/// Whether the settings carry both a user and a password: then they are a static
-/// login and Entra is not used at all.
-#[must_use]
-pub fn is_static_login(config: &impl PgSettings) -> bool {
+fn is_static_login(config: &impl PgSettings) -> bool {
     config.user().is_some() && config.has_password()
 }
 
-/// Sets the Entra login on a copy of the settings: the user only when the settings
-/// have none, the token as the password always.
-pub fn apply_login(config: &mut impl PgSettings, login: &ConnInfo) {
+fn apply_login(config: &mut impl PgSettings, login: &ConnInfo) {
     if config.user().is_none() {
         config.set_user(login.user());
     }
     config.set_password(login.password());
 }
 
-/// The hosts of the settings, for messages (`localhost,db2`).
-#[must_use]
-pub fn describe_hosts(config: &impl PgSettings) -> String {
+fn describe_hosts(config: &impl PgSettings) -> String {
     let hosts: Vec<String> = config
         .hosts()
         .iter()

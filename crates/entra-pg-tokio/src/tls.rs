@@ -75,6 +75,37 @@ impl fmt::Debug for Tls {
     }
 }
 
+/// The TLS connector a connector builder will use: one the caller gave, or the
+/// default one ([`Tls::from_env`]), built only at `build()` so that a caller's own
+/// connector costs no `PGSSLROOTCERT` read or root parsing.
+pub enum TlsChoice<T> {
+    /// The caller's connector.
+    Given(T),
+    /// Build the default connector when needed.
+    Default(fn() -> Result<T, CoreError>),
+}
+
+impl TlsChoice<MakeRustlsConnect> {
+    /// The default: [`Tls::from_env`]'s connector.
+    #[must_use]
+    pub fn from_env() -> Self {
+        Self::Default(|| Tls::from_env().map(|tls| tls.connector()))
+    }
+}
+
+impl<T> TlsChoice<T> {
+    /// The connector, building the default one now if needed.
+    ///
+    /// # Errors
+    /// As [`Tls::from_env`].
+    pub fn resolve(self) -> Result<T, CoreError> {
+        match self {
+            Self::Given(tls) => Ok(tls),
+            Self::Default(build) => build(),
+        }
+    }
+}
+
 /// Chooses the roots a [`Tls`] trusts.
 #[must_use]
 pub struct TlsBuilder {
