@@ -101,3 +101,19 @@ pub fn report<E: Display>(result: Result<String, E>) -> ExitCode {
         }
     }
 }
+
+impl Settings {
+    /// libpq settings (`key=value`) for diesel's `PgConnection`: host, port and
+    /// database. User and password come from Entra; TLS is `verify-full` against
+    /// `PGSSLROOTCERT` or the system's root bundle.
+    #[must_use]
+    pub fn libpq_settings(&self) -> String {
+        let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
+        format!(
+            "host={} port={} dbname={} application_name=entra-pg-example",
+            quote(&self.host),
+            self.port,
+            quote(&self.database)
+        )
+    }
+}

@@ -31,7 +31,7 @@ pub use entra::{
     FakeEntra, Fault, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER,
 };
 pub use jwt::decode_claims;
-pub use logs::{captured_logs, init_logs};
+pub use logs::{captured_logs, init_logs, init_logs_with};
 pub use pg::{find_bindir, LoginError, PgServer, PgServerBuilder};
 pub use runtime::block_on;
 

@@ -41,15 +41,21 @@ fn buffer() -> &'static Buffer {
 /// Installs the process-wide subscriber (once): TRACE for our crates, the Azure
 /// SDK and the PostgreSQL drivers, INFO for everything else, into memory.
 pub fn init_logs() {
+    init_logs_with(
+        "info,entra_pg_core=trace,entra_pg_tokio=trace,entra_pg_sync=trace,\
+         entra_pg_sqlx=trace,entra_pg_diesel=trace,azure_core=trace,azure_identity=trace,\
+         typespec_client_core=trace,tokio_postgres=trace,postgres=trace,sqlx=trace,diesel=trace",
+    );
+}
+
+/// Installs the process-wide subscriber with `filter` (an `EnvFilter` directive
+/// such as `"trace"`), unless one is installed already. `log` records (r2d2 and
+/// others) are captured too.
+pub fn init_logs_with(filter: &str) {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
-        let filter = EnvFilter::new(
-            "info,entra_pg_core=trace,entra_pg_tokio=trace,entra_pg_sync=trace,\
-             entra_pg_sqlx=trace,entra_pg_diesel=trace,azure_core=trace,azure_identity=trace,\
-             typespec_client_core=trace,tokio_postgres=trace,postgres=trace,sqlx=trace,diesel=trace",
-        );
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
+            .with_env_filter(EnvFilter::new(filter))
             .with_ansi(false)
             .with_writer(buffer().clone())
             .try_init();

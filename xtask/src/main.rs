@@ -3,8 +3,9 @@
 //! - `cargo xtask test`: the test suite (needs PostgreSQL server binaries; see README).
 //! - `cargo xtask demo`: every example against a local PostgreSQL and a local
 //!   Entra-compatible endpoint, then a summary table.
-//! - `cargo xtask bench`: connect time with a static password vs Entra login on
-//!   the same local server, as a Markdown table (also `target/bench-report.md`).
+//! - `cargo xtask bench [--quick]`: the benchmark report (hot path, connect time
+//!   static password vs Entra for every driver, cold burst, Azure CLI, soak and
+//!   outage), printed and written to `target/bench-report.md`.
 //! - `cargo xtask lint`: fmt check, clippy `-D warnings`, docs `-D warnings`,
 //!   `cargo deny check bans licenses sources`.
 //! - `cargo xtask ci`: `test`, then `lint`.
@@ -14,6 +15,7 @@
 )]
 
 mod bench;
+mod bench_diesel;
 mod demo;
 
 use std::{
@@ -39,9 +41,10 @@ fn main() -> ExitCode {
                 "--",
                 "bench",
             ]);
+            command.args(&args[1..]);
             run(command)
         }
-        Some("bench") => bench::run(),
+        Some("bench") => bench::run(&args[1..]),
         Some("lint") => lint(),
         Some("ci") => test(&[]).and_then(|()| lint()),
         _ => {

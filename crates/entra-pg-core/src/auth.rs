@@ -140,6 +140,14 @@ impl EntraAuth {
         &self.inner.scope
     }
 
+    /// The current time on this login's clock (the system clock unless
+    /// [`EntraAuthBuilder::clock`] set another), the time that the
+    /// [`CacheStatus`] times are measured against.
+    #[must_use]
+    pub fn now(&self) -> OffsetDateTime {
+        self.inner.clock.now()
+    }
+
     /// A snapshot of the cache, for health checks and metrics. Contains no token.
     #[must_use]
     pub fn status(&self) -> CacheStatus {

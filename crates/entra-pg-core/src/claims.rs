@@ -12,6 +12,7 @@
 //!
 //! A system-assigned identity's `xms_mirid` (the resource ID of the VM or app) falls
 //! through to the other claims. Empty and non-string claims count as absent; values are used as they are (not trimmed).
+//! Of duplicate claims the last one counts, as in the reference library.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -35,14 +36,16 @@ pub fn username_from_token(token: &str) -> Result<Option<String>, Error> {
 /// The name of a user-assigned managed identity from its resource ID (the `xms_mirid`
 /// claim), or `None` for any other resource ID (a system-assigned identity's VM or
 /// app, or a malformed value). Segment names are compared case-insensitively, as
-/// Azure resource IDs are; trailing slashes are ignored.
+/// Azure resource IDs are, and must be whole segments (`…/xproviders/…` is not
+/// `…/providers/…`); trailing slashes are ignored. The name keeps its case.
 #[must_use]
 pub fn parse_principal_name(xms_mirid: &str) -> Option<&str> {
     let path = xms_mirid.trim_end_matches('/');
     let (parent, name) = path.rsplit_once('/')?;
-    let is_user_assigned = parent
-        .get(parent.len().checked_sub(USER_ASSIGNED_PATH.len())?..)
-        .is_some_and(|tail| tail.eq_ignore_ascii_case(USER_ASSIGNED_PATH));
+    let split = parent.len().checked_sub(USER_ASSIGNED_PATH.len())?;
+    let (before, tail) = (parent.get(..split)?, parent.get(split..)?);
+    let is_user_assigned = tail.eq_ignore_ascii_case(USER_ASSIGNED_PATH)
+        && (before.is_empty() || before.ends_with('/'));
     (is_user_assigned && !name.is_empty()).then_some(name)
 }
 
@@ -194,6 +197,7 @@ mod tests {
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/",
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentitiesX/name",
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/name/extra",
+            "/rg/xproviders/Microsoft.ManagedIdentity/userAssignedIdentities/name",
         ] {
             assert_eq!(parse_principal_name(bad), None, "{bad}");
         }

@@ -12,6 +12,7 @@ mod credential;
 mod error;
 mod fetch;
 mod runtime;
+pub mod tls;
 
 pub use auth::{
     CacheStatus, DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_AHEAD, EntraAuth, EntraAuthBuilder,

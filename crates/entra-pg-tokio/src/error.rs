@@ -1,8 +1,6 @@
 //! The crate's error type, and the reading of `tokio_postgres` errors into it.
 
-use std::{error::Error as StdError, fmt, io};
-
-use rustls::CertificateError;
+use std::{error::Error as StdError, fmt};
 
 /// Why an Entra connection could not be made.
 ///
@@ -60,14 +58,7 @@ impl Error {
             return Self::Postgres(err);
         }
         if is_server_without_tls(&err) {
-            return Self::Entra(entra_pg_core::Error::InsecureTransport {
-                reason: format!(
-                    "the server at {host} does not offer TLS (it answered the TLS request with \
-                     'no'), so the token was not sent; turn on TLS on the server (Azure \
-                     Database for PostgreSQL always has it) or check that the host and port \
-                     are the right server"
-                ),
-            });
+            return Self::Entra(entra_pg_core::tls::server_without_tls(host));
         }
         if let Some(problem) = certificate_problem(&err, host) {
             return Self::Certificate {
@@ -129,48 +120,10 @@ fn is_server_without_tls(err: &tokio_postgres::Error) -> bool {
 
 /// The rustls error behind a failed handshake, as advice for the user.
 fn certificate_problem(err: &tokio_postgres::Error, host: &str) -> Option<String> {
-    let rustls_error = rustls_error(err)?;
-    let rustls::Error::InvalidCertificate(cert) = rustls_error else {
-        return None;
-    };
-    Some(match cert {
-        CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
-            "it is signed by a certificate authority this client does not trust ({cert:?}). \
-             Trust the root CA that signed it: set PGSSLROOTCERT to its PEM file (or call \
-             TlsBuilder::root_pem_file). Azure public and US Government servers chain to \
-             DigiCert Global Root G2 or Microsoft RSA Root CA 2017, which the `webpki-roots` \
-             feature includes; Azure China regions and some replicas use DigiCert Global Root \
-             CA, which must be added from PEM"
-        ),
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            format!(
-                "it is not valid for the host name {host:?}. Connect with the server's own \
-                 name (for Azure, <server>.postgres.database.azure.com), not an IP address \
-                 or an alias"
-            )
+    match entra_pg_core::tls::find_rustls_error(err)? {
+        rustls::Error::InvalidCertificate(cert) => {
+            Some(entra_pg_core::tls::certificate_problem(cert, host))
         }
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "it has expired; renew the server certificate, or check this machine's clock".to_owned()
-        }
-        other => format!("{other:?}; check the server certificate and PGSSLROOTCERT"),
-    })
-}
-
-fn rustls_error(err: &tokio_postgres::Error) -> Option<&rustls::Error> {
-    let mut next: Option<&(dyn StdError + 'static)> = err.source();
-    while let Some(current) = next {
-        if let Some(found) = current.downcast_ref::<rustls::Error>() {
-            return Some(found);
-        }
-        // `io::Error::source` skips the error it wraps; look inside explicitly.
-        if let Some(found) = current
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(found);
-        }
-        next = current.source();
+        _ => None,
     }
-    None
 }

@@ -1,5 +1,7 @@
 //! Connection settings: what a connector accepts, the TLS rule, and the login.
 
+use std::{borrow::Cow, ops::Range};
+
 use entra_pg_core::{ConnInfo, Error as CoreError};
 use tokio_postgres::{
     Config,
@@ -33,17 +35,16 @@ impl IntoConfig for &Config {
 
 impl IntoConfig for &str {
     fn into_config(self) -> Result<Config, CoreError> {
-        let normalized = self
-            .replace("sslmode=verify-full", "sslmode=require")
-            .replace("sslmode=verify-ca", "sslmode=require");
         // The parser's messages name the option, never echo the value.
-        normalized.parse().map_err(|err| CoreError::InvalidConfig {
-            reason: format!(
-                "cannot parse the PostgreSQL connection settings ({err}); use \
+        normalize_sslmode(self)
+            .parse()
+            .map_err(|err| CoreError::InvalidConfig {
+                reason: format!(
+                    "cannot parse the PostgreSQL connection settings ({err}); use \
                      `key=value` pairs or a postgresql:// URL, and percent-encode a user \
                      name with `@` in a URL (me%40contoso.com)"
-            ),
-        })
+                ),
+            })
     }
 }
 
@@ -131,8 +132,8 @@ impl<C: PgSettings + Clone> CheckedSettings<C> {
         })
     }
 
-    /// Whether the settings carry both a user and a password: then they are a
-    /// static login and Entra is not used at all.
+    /// Whether the settings carry both a (non-empty) user and a password: then they
+    /// are a static login and Entra is not used at all.
     #[must_use]
     pub fn is_static_login(&self) -> bool {
         self.static_login
@@ -145,8 +146,8 @@ impl<C: PgSettings + Clone> CheckedSettings<C> {
     }
 
     /// The settings for one new connection: with `login` (none for a static
-    /// login), the user is set only when the settings have none, and the token is
-    /// always the password.
+    /// login), the user is set only when the settings have none (an empty one counts
+    /// as none), and the token is always the password.
     #[must_use]
     pub fn with_login(&self, login: Option<&ConnInfo>) -> C {
         let mut config = self.config.clone();
@@ -174,15 +175,171 @@ fn enforce_tls(config: &mut impl PgSettings, allow_plaintext: bool) -> Result<()
     }
 }
 
+/// The user the settings name. An empty one (`user=''`, `postgresql://:pw@host`)
+/// counts as none: tokio-postgres would send it as is, and the server refuses an
+/// empty user name, where libpq means "the default user".
+fn settings_user(config: &impl PgSettings) -> Option<&str> {
+    config.user().filter(|user| !user.is_empty())
+}
+
 fn is_static_login(config: &impl PgSettings) -> bool {
-    config.user().is_some() && config.has_password()
+    settings_user(config).is_some() && config.has_password()
 }
 
 fn apply_login(config: &mut impl PgSettings, login: &ConnInfo) {
-    if config.user().is_none() {
+    if settings_user(config).is_none() {
         config.set_user(login.user());
     }
     config.set_password(login.password());
+}
+
+/// libpq's `sslmode` values that tokio-postgres does not know; they mean `require`
+/// here, where rustls always verifies chain and host name.
+const VERIFY_MODES: [&str; 2] = ["verify-full", "verify-ca"];
+
+/// Rewrites `sslmode=verify-full` / `verify-ca` to `sslmode=require` where, and only
+/// where, tokio-postgres' parser reads an `sslmode` option: not inside another
+/// option's value (a password or `application_name` may contain that text), and
+/// also when written `sslmode = 'verify-full'` or percent-encoded in a URL. Strings
+/// the parser would refuse are returned unchanged, so its error is reported.
+fn normalize_sslmode(settings: &str) -> Cow<'_, str> {
+    let spans = match ["postgresql://", "postgres://"]
+        .iter()
+        .find_map(|prefix| settings.strip_prefix(prefix))
+    {
+        Some(rest) => url_sslmode_spans(rest, settings.len() - rest.len()),
+        None => keyword_sslmode_spans(settings),
+    };
+    if spans.is_empty() {
+        return Cow::Borrowed(settings);
+    }
+    let mut out = String::with_capacity(settings.len());
+    let mut copied = 0;
+    for span in spans {
+        out.push_str(&settings[copied..span.start]);
+        out.push_str("require");
+        copied = span.end;
+    }
+    out.push_str(&settings[copied..]);
+    Cow::Owned(out)
+}
+
+/// Byte ranges of verify-mode `sslmode` values in `key=value` settings, read as
+/// tokio-postgres' `Parser` reads them (whitespace around `=`, single-quoted values,
+/// backslash escapes). Stops where that parser would stop or fail.
+fn keyword_sslmode_spans(s: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    let mut it = s.char_indices().peekable();
+    let pos = |it: &mut std::iter::Peekable<std::str::CharIndices<'_>>| {
+        it.peek().map_or(s.len(), |&(i, _)| i)
+    };
+    loop {
+        while it.next_if(|&(_, c)| c.is_whitespace()).is_some() {}
+        let key_start = pos(&mut it);
+        while it
+            .next_if(|&(_, c)| !c.is_whitespace() && c != '=')
+            .is_some()
+        {}
+        let key = &s[key_start..pos(&mut it)];
+        if key.is_empty() {
+            break;
+        }
+        while it.next_if(|&(_, c)| c.is_whitespace()).is_some() {}
+        if it.next_if(|&(_, c)| c == '=').is_none() {
+            break;
+        }
+        while it.next_if(|&(_, c)| c.is_whitespace()).is_some() {}
+        let value_start = pos(&mut it);
+        let mut value = String::new();
+        let quoted = it.next_if(|&(_, c)| c == '\'').is_some();
+        let mut terminated = !quoted;
+        while let Some((_, c)) = it.next_if(|&(_, c)| {
+            if quoted {
+                c != '\''
+            } else {
+                !c.is_whitespace()
+            }
+        }) {
+            if c == '\\' {
+                if let Some((_, escaped)) = it.next() {
+                    value.push(escaped);
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        if quoted {
+            terminated = it.next_if(|&(_, c)| c == '\'').is_some();
+        }
+        if !terminated || (!quoted && value.is_empty()) {
+            break;
+        }
+        if key == "sslmode" && VERIFY_MODES.contains(&value.as_str()) {
+            spans.push(value_start..pos(&mut it));
+        }
+    }
+    spans
+}
+
+/// Byte ranges (offset by `base`) of verify-mode `sslmode` values in the query of a
+/// URL, split as tokio-postgres' `UrlParser` splits it: credentials up to the first
+/// `@`, host up to `/` or `?`, database up to `?`, then `key=value` pairs joined by
+/// `&`, keys and values percent-decoded.
+fn url_sslmode_spans(rest: &str, base: usize) -> Vec<Range<usize>> {
+    let mut start = rest.find('@').map_or(0, |at| at + 1);
+    match rest[start..].find(['/', '?']) {
+        Some(end) => start += end,
+        None => return Vec::new(),
+    }
+    if rest[start..].starts_with('/') {
+        match rest[start..].find('?') {
+            Some(end) => start += end,
+            None => return Vec::new(),
+        }
+    }
+    start += 1; // the `?`
+    let mut spans = Vec::new();
+    while start < rest.len() {
+        let Some(eq) = rest[start..].find('=') else {
+            break;
+        };
+        let key = percent_decode(&rest[start..start + eq]);
+        let value_start = start + eq + 1;
+        let value_end = rest[value_start..]
+            .find('&')
+            .map_or(rest.len(), |amp| value_start + amp);
+        let value = percent_decode(&rest[value_start..value_end]);
+        if key == b"sslmode" && VERIFY_MODES.iter().any(|mode| value == mode.as_bytes()) {
+            spans.push(base + value_start..base + value_end);
+        }
+        start = value_end + 1;
+    }
+    spans
+}
+
+/// Percent-decoding as the `percent-encoding` crate does it: `%` and two hex digits
+/// make a byte, any other `%` stays.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            // Two hex digits are at most 0xff.
+            out.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn describe_hosts(config: &impl PgSettings) -> String {
@@ -198,5 +355,55 @@ fn describe_hosts(config: &impl PgSettings) -> String {
         "the configured host".to_owned()
     } else {
         hosts.join(",")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decode_matches_the_percent_encoding_crate() {
+        for (encoded, decoded) in [
+            ("", &b""[..]),
+            ("%41%2d%2D", b"A--"),
+            ("%", b"%"),
+            ("%4", b"%4"),
+            ("%zz%4g", b"%zz%4g"),
+            ("%ff%00", &[0xff, 0x00]),
+            ("ü%C3%BC", "üü".as_bytes()),
+        ] {
+            assert_eq!(percent_decode(encoded), decoded, "{encoded}");
+        }
+    }
+
+    #[test]
+    fn only_sslmode_values_are_rewritten() {
+        for (settings, normalized) in [
+            ("sslmode=verify-full", "sslmode=require"),
+            ("sslmode = 'verify-ca' x=1", "sslmode = require x=1"),
+            ("a='sslmode=verify-ca'", "a='sslmode=verify-ca'"),
+            ("a=b\\ sslmode=verify-ca", "a=b\\ sslmode=verify-ca"),
+            ("sslmode='verify-full", "sslmode='verify-full"),
+            ("=x sslmode=verify-full", "=x sslmode=verify-full"),
+            (
+                "postgres://h/d?sslmode=verify-ca",
+                "postgres://h/d?sslmode=require",
+            ),
+            (
+                "postgres://h?a=1&sslmode=verify%2dca&",
+                "postgres://h?a=1&sslmode=require&",
+            ),
+            (
+                "postgres://sslmode=verify-ca@h",
+                "postgres://sslmode=verify-ca@h",
+            ),
+            (
+                "postgres://h/sslmode=verify-ca",
+                "postgres://h/sslmode=verify-ca",
+            ),
+        ] {
+            assert_eq!(normalize_sslmode(settings), normalized, "{settings}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod blocking;
 mod cache;
+mod claims;
 mod kit;
 mod redaction;
 mod server;

@@ -7,5 +7,6 @@ mod outage;
 mod pools;
 mod redaction;
 mod rotation;
+mod settings;
 mod support;
 mod tls;

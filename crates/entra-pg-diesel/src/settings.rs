@@ -1,0 +1,566 @@
+//! libpq connection settings: parsing a URL or `key=value` string into
+//! parameters, the TLS rule, the root certificate bundle, and the login URL.
+
+use std::{
+    env,
+    path::{Path, PathBuf},
+};
+
+use entra_pg_core::{ConnInfo, Error as CoreError};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+/// What is percent-encoded in a value of the login URL: everything but the
+/// unreserved characters of RFC 3986. So `@`, `/`, `?`, `#`, `%`, `+`, `&`, `=`,
+/// `:` and spaces in a user name or a password never change the URL's structure.
+pub(crate) const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The environment variable libpq reads for its root CA file.
+pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
+
+/// Where operating systems keep their PEM bundle of trusted roots, searched in this
+/// order after `SSL_CERT_FILE`.
+const SYSTEM_BUNDLES: &[&str] = &[
+    // Debian, Ubuntu, Arch, Gentoo
+    "/etc/ssl/certs/ca-certificates.crt",
+    // Fedora, RHEL, CentOS
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    // openSUSE
+    "/etc/ssl/ca-bundle.pem",
+    // Alpine, macOS (Homebrew-free), OpenBSD
+    "/etc/ssl/cert.pem",
+    // FreeBSD
+    "/usr/local/share/certs/ca-root-nss.crt",
+    // macOS with Homebrew OpenSSL
+    "/opt/homebrew/etc/openssl@3/cert.pem",
+    "/usr/local/etc/openssl@3/cert.pem",
+];
+
+/// libpq connection parameters in order, each key once (the last value given wins,
+/// as in libpq).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub(crate) fn set(&mut self, key: &str, value: &str) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => value.clone_into(&mut entry.1),
+            None => self.0.push((key.to_owned(), value.to_owned())),
+        }
+    }
+
+    /// Parses a `postgresql://` (or `postgres://`) URL or a libpq `key=value` string.
+    ///
+    /// Error messages name the part that is wrong, never a value (a password may
+    /// be in it).
+    pub(crate) fn parse(settings: &str) -> Result<Self, CoreError> {
+        let trimmed = settings.trim();
+        if let Some(rest) = trimmed
+            .strip_prefix("postgresql://")
+            .or_else(|| trimmed.strip_prefix("postgres://"))
+        {
+            parse_url(rest)
+        } else {
+            parse_key_value(trimmed)
+        }
+    }
+
+    /// The libpq URL holding every parameter, each value percent-encoded:
+    /// `postgresql://?host=…&port=…&user=…&password=…`.
+    pub(crate) fn to_url(&self) -> String {
+        let mut url = String::from("postgresql://?");
+        for (index, (key, value)) in self.0.iter().enumerate() {
+            if index > 0 {
+                url.push('&');
+            }
+            url.extend(utf8_percent_encode(key, VALUE));
+            url.push('=');
+            url.extend(utf8_percent_encode(value, VALUE));
+        }
+        url
+    }
+}
+
+/// Only the keys: values may hold a password.
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (key, value) in &self.0 {
+            if key == "password" {
+                map.entry(key, &"<redacted>");
+            } else {
+                map.entry(key, value);
+            }
+        }
+        map.finish()
+    }
+}
+
+fn invalid(what: &str) -> CoreError {
+    CoreError::InvalidConfig {
+        reason: format!(
+            "cannot parse the PostgreSQL connection settings ({what}); use libpq `key=value` \
+             pairs or a postgresql:// URL, and percent-encode special characters in a URL \
+             (a user me@contoso.com is me%40contoso.com)"
+        ),
+    }
+}
+
+fn decode(part: &str, what: &str) -> Result<String, CoreError> {
+    if has_bad_escape(part) {
+        return Err(invalid(&format!("a bad percent-escape in the {what}")));
+    }
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|value| value.into_owned())
+        .map_err(|_| invalid(&format!("the {what} is not UTF-8 once percent-decoded")))
+}
+
+fn has_bad_escape(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    bytes.iter().enumerate().any(|(index, &byte)| {
+        byte == b'%'
+            && !(bytes.get(index + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(index + 2).is_some_and(u8::is_ascii_hexdigit))
+    })
+}
+
+/// `[user[:password]@][host[:port][,…]][/dbname][?key=value[&…]]`, as libpq reads it.
+fn parse_url(rest: &str) -> Result<Params, CoreError> {
+    let mut params = Params::default();
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, dbname) = before_query.split_once('/').unwrap_or((before_query, ""));
+    let hostspec = match authority.split_once('@') {
+        Some((userinfo, hostspec)) => {
+            let (user, password) = match userinfo.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (userinfo, None),
+            };
+            if !user.is_empty() {
+                params.set("user", &decode(user, "user name")?);
+            }
+            if let Some(password) = password {
+                params.set("password", &decode(password, "password")?);
+            }
+            hostspec
+        }
+        None => authority,
+    };
+    if !hostspec.is_empty() {
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for spec in hostspec.split(',') {
+            let (host, port) = if let Some(bracketed) = spec.strip_prefix('[') {
+                let (host, after) = bracketed
+                    .split_once(']')
+                    .ok_or_else(|| invalid("an IPv6 address without its closing `]`"))?;
+                let port = match after {
+                    "" => None,
+                    _ => Some(
+                        after
+                            .strip_prefix(':')
+                            .ok_or_else(|| invalid("text after an IPv6 address"))?,
+                    ),
+                };
+                (host, port)
+            } else {
+                match spec.split_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (spec, None),
+                }
+            };
+            hosts.push(decode(host, "host")?);
+            ports.push(decode(port.unwrap_or(""), "port")?);
+        }
+        if hosts.iter().any(|host| !host.is_empty()) {
+            params.set("host", &hosts.join(","));
+        }
+        if ports.iter().any(|port| !port.is_empty()) {
+            params.set("port", &ports.join(","));
+        }
+    }
+    if !dbname.is_empty() {
+        params.set("dbname", &decode(dbname, "database name")?);
+    }
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid("a URL query parameter without `=`"))?;
+        let key = decode(key, "name of a URL query parameter")?;
+        let value = decode(value, &format!("value of the URL query parameter {key}"))?;
+        // libpq's JDBC compatibility: ssl=true means sslmode=require.
+        if key == "ssl" && value == "true" {
+            params.set("sslmode", "require");
+        } else {
+            params.set(&key, &value);
+        }
+    }
+    Ok(params)
+}
+
+/// libpq's `key = value` syntax: values bare (backslash escapes the next
+/// character) or single-quoted (`\'` and `\\` inside).
+fn parse_key_value(input: &str) -> Result<Params, CoreError> {
+    let mut params = Params::default();
+    let mut chars = input.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(params);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            // Not the key: it may be a password pasted without one.
+            return Err(invalid(&format!(
+                "`=` missing after the key of pair {}",
+                params.0.len() + 1
+            )));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\\') => match chars.next() {
+                        Some(c) => value.push(c),
+                        None => return Err(unterminated(&params)),
+                    },
+                    Some('\'') => break,
+                    Some(c) => value.push(c),
+                    None => return Err(unterminated(&params)),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    if let Some(escaped) = chars.next() {
+                        value.push(escaped);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        params.set(&key, &value);
+    }
+}
+
+fn unterminated(params: &Params) -> CoreError {
+    invalid(&format!(
+        "an unterminated quote in the value of pair {}",
+        params.0.len() + 1
+    ))
+}
+
+/// Settings checked once for Entra login: TLS rule applied, root bundle chosen,
+/// static login detected.
+#[derive(Clone, Debug)]
+pub(crate) struct CheckedParams {
+    params: Params,
+    hosts: String,
+    static_login: bool,
+}
+
+impl CheckedParams {
+    /// Applies the TLS rule and picks the root bundle.
+    ///
+    /// - no `sslmode`: `verify-full`;
+    /// - `verify-full`: kept;
+    /// - anything else (`verify-ca`, `require`, `prefer`, `allow`, `disable`):
+    ///   refused unless `allow_insecure` is set, then kept as it is;
+    /// - with `verify-full` or `verify-ca` and no `sslrootcert`: `root_cert`, else
+    ///   `PGSSLROOTCERT`, `~/.postgresql/root.crt`, `SSL_CERT_FILE`, the system bundle.
+    pub(crate) fn new(
+        mut params: Params,
+        root_cert: Option<PathBuf>,
+        allow_insecure: bool,
+    ) -> Result<Self, CoreError> {
+        if let Some(root_cert) = &root_cert {
+            params.set("sslrootcert", &path_str(root_cert)?);
+        }
+        let mode = params.get("sslmode").unwrap_or("verify-full").to_owned();
+        match mode.as_str() {
+            "verify-full" => {}
+            "verify-ca" | "require" | "prefer" | "allow" | "disable" if allow_insecure => {}
+            "verify-ca" | "require" | "prefer" | "allow" | "disable" => {
+                return Err(CoreError::InsecureTransport {
+                    reason: format!(
+                        "the connection settings say sslmode={mode}, which with libpq {}; \
+                         remove it (sslmode=verify-full is used), or for a local test server \
+                         only, opt out with danger_allow_insecure_sslmode",
+                        match mode.as_str() {
+                            "verify-ca" => "does not check the server's host name",
+                            "require" => "does not verify the server certificate",
+                            "disable" => "sends the token in the clear",
+                            _ => "falls back to a connection without TLS",
+                        }
+                    ),
+                });
+            }
+            other => {
+                return Err(CoreError::InvalidConfig {
+                    reason: format!(
+                        "sslmode={other:?} is not a libpq sslmode; remove it \
+                         (sslmode=verify-full is used)"
+                    ),
+                });
+            }
+        }
+        params.set("sslmode", &mode);
+        if matches!(mode.as_str(), "verify-full" | "verify-ca") {
+            match params.get("sslrootcert") {
+                Some(given) => check_root_file(given, "sslrootcert")?,
+                None => params.set("sslrootcert", &default_root_bundle()?),
+            }
+        }
+        Ok(Self {
+            hosts: params
+                .get("host")
+                .or_else(|| params.get("hostaddr"))
+                .unwrap_or("the default host")
+                .to_owned(),
+            static_login: params.get("user").is_some() && params.get("password").is_some(),
+            params,
+        })
+    }
+
+    pub(crate) fn is_static_login(&self) -> bool {
+        self.static_login
+    }
+
+    pub(crate) fn hosts(&self) -> &str {
+        &self.hosts
+    }
+
+    pub(crate) fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The parameters of one new connection: the user only when the settings have
+    /// none, the token always as the password.
+    pub(crate) fn with_login(&self, login: Option<&ConnInfo>) -> Params {
+        let mut params = self.params.clone();
+        if let Some(login) = login {
+            if params.get("user").is_none() {
+                params.set("user", login.user());
+            }
+            params.set("password", login.password());
+        }
+        params
+    }
+}
+
+fn path_str(path: &Path) -> Result<String, CoreError> {
+    path.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CoreError::InvalidConfig {
+            reason: format!(
+                "the root CA path {} is not UTF-8, which libpq settings cannot carry",
+                path.display()
+            ),
+        })
+}
+
+/// A root CA file given explicitly must exist (`system` is libpq 16's OS store).
+fn check_root_file(path: &str, source: &str) -> Result<(), CoreError> {
+    if path == "system" || Path::new(path).is_file() {
+        return Ok(());
+    }
+    Err(CoreError::InvalidConfig {
+        reason: format!(
+            "the root CA file {path} (from {source}) does not exist; point it at a PEM file \
+             holding the server's root CA"
+        ),
+    })
+}
+
+/// The root bundle when the settings name none: `PGSSLROOTCERT`, then libpq's own
+/// `~/.postgresql/root.crt`, then OpenSSL's `SSL_CERT_FILE`, then the system bundle.
+pub(crate) fn default_root_bundle() -> Result<String, CoreError> {
+    if let Some(path) = env::var_os(PGSSLROOTCERT).filter(|value| !value.is_empty()) {
+        let path = path_str(Path::new(&path))?;
+        check_root_file(&path, PGSSLROOTCERT)?;
+        return Ok(path);
+    }
+    let home_root = env::var_os("HOME").map(|home| Path::new(&home).join(".postgresql/root.crt"));
+    let candidates = home_root
+        .into_iter()
+        .chain(env::var_os("SSL_CERT_FILE").map(PathBuf::from))
+        .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from));
+    for candidate in candidates {
+        if candidate.is_file() {
+            return path_str(&candidate);
+        }
+    }
+    Err(CoreError::InvalidConfig {
+        reason: "no root certificate bundle found for sslmode=verify-full: set PGSSLROOTCERT \
+                 (or sslrootcert in the settings, or PgConnectorBuilder::root_cert) to a PEM \
+                 file holding the server's root CA (Azure: DigiCert Global Root G2 and \
+                 Microsoft RSA Root CA 2017; China: DigiCert Global Root CA), or install the \
+                 operating system's CA bundle (the ca-certificates package)"
+            .to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Any file that exists, standing in for a root CA file.
+    fn existing_file() -> PathBuf {
+        std::env::current_exe().unwrap()
+    }
+
+    fn parse(settings: &str) -> Vec<(String, String)> {
+        Params::parse(settings).unwrap().0
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn urls_are_read_as_libpq_reads_them() {
+        assert_eq!(
+            parse(
+                "postgresql://me%40contoso.com:p%3Aw@db.example.com:6432/app?sslmode=verify-full&application_name=x"
+            ),
+            pairs(&[
+                ("user", "me@contoso.com"),
+                ("password", "p:w"),
+                ("host", "db.example.com"),
+                ("port", "6432"),
+                ("dbname", "app"),
+                ("sslmode", "verify-full"),
+                ("application_name", "x"),
+            ])
+        );
+        assert_eq!(
+            parse("postgres://h1:1,[::1]:2,h3/db"),
+            pairs(&[("host", "h1,::1,h3"), ("port", "1,2,"), ("dbname", "db")])
+        );
+        assert_eq!(
+            parse("postgresql:///db?host=/tmp&ssl=true"),
+            pairs(&[("dbname", "db"), ("host", "/tmp"), ("sslmode", "require")])
+        );
+        assert_eq!(parse("postgresql://"), pairs(&[]));
+    }
+
+    #[test]
+    fn key_value_strings_are_read_as_libpq_reads_them() {
+        assert_eq!(
+            parse(
+                r"host=localhost  port = 5432 dbname='my db' user='o\'brien' application_name=a\ b"
+            ),
+            pairs(&[
+                ("host", "localhost"),
+                ("port", "5432"),
+                ("dbname", "my db"),
+                ("user", "o'brien"),
+                ("application_name", "a b"),
+            ])
+        );
+        assert_eq!(parse("  "), pairs(&[]));
+    }
+
+    #[test]
+    fn parse_errors_never_echo_a_value() {
+        for bad in [
+            "postgresql://u:s3cr%zzet@h/db",
+            "postgresql://h/db?password=s3cr%zzet",
+            "host=h password='s3cret",
+            "host=h s3cret",
+            "postgresql://[s3cret/db",
+        ] {
+            let err = Params::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("s3cr"), "{err}");
+            assert!(err.contains("cannot parse"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_url_round_trips_every_special_character() {
+        let mut params = Params::default();
+        let user = "a@b/c?d#e%f+g h:i&j=k'l\"m\\n,o;ü";
+        params.set("host", "localhost");
+        params.set("user", user);
+        params.set("password", "eyJ0.eyJ1-_~x");
+        let url = params.to_url();
+        assert!(url.starts_with("postgresql://?host=localhost&user=a%40b%2Fc%3Fd%23e%25f%2Bg%20h"));
+        assert!(url.ends_with("&password=eyJ0.eyJ1-_~x"));
+        assert_eq!(Params::parse(&url).unwrap(), params);
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let params = Params::parse("host=h user=u password=s3cret").unwrap();
+        let debug = format!("{params:?}");
+        assert!(
+            !debug.contains("s3cret") && debug.contains("<redacted>"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn the_tls_rule() {
+        let check = |settings: &str, allow| {
+            CheckedParams::new(
+                Params::parse(settings).unwrap(),
+                Some(existing_file()),
+                allow,
+            )
+        };
+        let checked = check("host=h", false).unwrap();
+        assert_eq!(checked.params().get("sslmode"), Some("verify-full"));
+        assert_eq!(
+            checked.params().get("sslrootcert"),
+            existing_file().to_str()
+        );
+        for mode in ["verify-ca", "require", "prefer", "allow", "disable"] {
+            let err = check(&format!("host=h sslmode={mode}"), false).unwrap_err();
+            assert!(matches!(err, CoreError::InsecureTransport { .. }), "{mode}");
+            assert!(err.to_string().contains("danger_allow_insecure_sslmode"));
+            let allowed = check(&format!("host=h sslmode={mode}"), true).unwrap();
+            assert_eq!(allowed.params().get("sslmode"), Some(mode));
+        }
+        let err = check("host=h sslmode=sometimes", true).unwrap_err();
+        assert!(matches!(err, CoreError::InvalidConfig { .. }));
+        let missing = CheckedParams::new(
+            Params::parse("host=h sslrootcert=/nonexistent/root.crt").unwrap(),
+            None,
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("/nonexistent/root.crt"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_user_and_a_password_make_a_static_login() {
+        let params = |s: &str| {
+            CheckedParams::new(Params::parse(s).unwrap(), Some(existing_file()), false).unwrap()
+        };
+        assert!(params("host=h user=u password=p").is_static_login());
+        assert!(!params("host=h user=u").is_static_login());
+    }
+}

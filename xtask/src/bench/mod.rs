@@ -1,0 +1,176 @@
+//! `cargo xtask bench`: every measurement of the project in one Markdown report,
+//! against a real PostgreSQL over TLS and the test kit's Entra endpoint, through
+//! the real `azure_identity` credentials.
+//!
+//! 1. [`hot_path`]: `EntraAuth::conninfo()` on a warm cache, time and allocations.
+//! 2. [`connect`]: median connect time, static password vs Entra, every driver and
+//!    pool manager.
+//! 3. [`burst`]: 200 concurrent first connects through each async pool.
+//! 4. [`az`]: a 20-connection pool warming up on the Azure CLI credential.
+//! 5. [`soak`]: every pool at 50 connections with churn under 30 s tokens, then an
+//!    endpoint outage.
+//!
+//! `cargo xtask bench --quick` shortens the runs (for checking the harness).
+
+mod az;
+mod burst;
+mod connect;
+mod hot_path;
+pub(crate) mod soak;
+
+use std::{fmt::Write as _, fs, time::Duration};
+
+use entra_pg_testkit::{FakeEntra, Identity, PgServer, unique_name};
+use entra_pg_tokio::Tls;
+
+pub(crate) use connect::{Row, compare};
+
+/// One part of the report: a Markdown body.
+type Section = fn(&Lab) -> Result<String, String>;
+
+/// How long each part runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// Connects per login kind and driver.
+    pub(crate) connect_runs: usize,
+    /// Calls of the hot path.
+    pub(crate) hot_path_calls: u32,
+    /// First connects per pool in the burst.
+    pub(crate) burst: usize,
+    /// Length of the soak.
+    pub(crate) soak: Duration,
+    /// Token lifetime in the soak and the outage.
+    pub(crate) token_lifetime: Duration,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Self {
+            connect_runs: 1000,
+            hot_path_calls: 2_000_000,
+            burst: 200,
+            soak: Duration::from_secs(300),
+            token_lifetime: Duration::from_secs(30),
+        }
+    }
+
+    fn quick() -> Self {
+        Self {
+            connect_runs: 100,
+            hot_path_calls: 200_000,
+            burst: 50,
+            soak: Duration::from_secs(40),
+            token_lifetime: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What every part needs: the server, the endpoint, TLS trusting the server.
+pub(crate) struct Lab {
+    pub(crate) server: PgServer,
+    pub(crate) entra: &'static FakeEntra,
+    pub(crate) tls: Tls,
+    pub(crate) plan: Plan,
+}
+
+impl Lab {
+    /// A new identity whose tokens name `upn`, which the server accepts as the
+    /// role `upn`, with tokens living `lifetime`.
+    pub(crate) fn identity(&self, prefix: &str, lifetime: Duration) -> (Identity, String) {
+        let user = format!("{}@contoso.com", unique_name(prefix));
+        let identity = self
+            .entra
+            .identity()
+            .upn(&user)
+            .lifetime(lifetime)
+            .login_on(&self.server, &user)
+            .build();
+        (identity, user)
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let plan = if args.iter().any(|arg| arg == "--quick") {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    println!("starting PostgreSQL (TLS) and the local Entra endpoint …");
+    let server = PgServer::builder().max_connections(800).start();
+    let tls = Tls::builder()
+        .root_pem(server.ca_pem())
+        .and_then(|builder| builder.build())
+        .map_err(|err| err.to_string())?;
+    let lab = Lab {
+        server,
+        entra: FakeEntra::shared(),
+        tls,
+        plan,
+    };
+
+    let mut report = String::from("# entra-pg benchmark report\n\n");
+    let _ = writeln!(
+        report,
+        "Local PostgreSQL {} over TLS (password checks through the test kit's LDAP \
+         responder for both kinds of login), the test kit's Entra endpoint through the \
+         real `azure_identity` credentials, release build, {} CPU cores.\n",
+        server_version(&lab),
+        std::thread::available_parallelism().map_or(0, usize::from),
+    );
+    let sections: [(&str, Section); 5] = [
+        ("1. Core hot path", hot_path::section),
+        (
+            "2. Connect time: static password vs Entra",
+            connect::section,
+        ),
+        ("3. Cold burst", burst::section),
+        ("4. Azure CLI credential", az::section),
+        ("5. Soak and outage", soak::section),
+    ];
+    for (title, section) in sections {
+        println!("\n== {title} …");
+        let body = section(&lab)?;
+        println!("{body}");
+        let _ = write!(report, "## {title}\n\n{body}\n");
+    }
+    let path = crate::root().join("target/bench-report.md");
+    fs::write(&path, &report).map_err(|err| format!("{}: {err}", path.display()))?;
+    println!("\nwritten to {}", path.display());
+    Ok(())
+}
+
+fn server_version(lab: &Lab) -> String {
+    std::process::Command::new(
+        entra_pg_testkit::find_bindir()
+            .map(|dir| dir.join("postgres"))
+            .unwrap_or_default(),
+    )
+    .arg("--version")
+    .output()
+    .ok()
+    .and_then(|out| String::from_utf8(out.stdout).ok())
+    .and_then(|text| text.split_whitespace().last().map(str::to_owned))
+    .unwrap_or_else(|| format!("(port {})", lab.server.port()))
+}
+
+/// A current-thread runtime for the parts that drive one thing at a time.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| format!("runtime: {err}"))
+}
+
+/// A two-thread runtime for the concurrent parts.
+pub(crate) fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| format!("runtime: {err}"))
+}
+
+/// Milliseconds with three decimals.
+pub(crate) fn ms(duration: Duration) -> String {
+    format!("{:.3} ms", duration.as_secs_f64() * 1e3)
+}
