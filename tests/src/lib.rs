@@ -24,6 +24,7 @@ mod jwt;
 mod ldap;
 mod logs;
 mod pg;
+pub mod rotation;
 mod runtime;
 
 pub use certs::TestCa;

@@ -30,7 +30,7 @@ use tokio::sync::Barrier;
 
 use crate::bench::{
     Lab, Row, compare,
-    soak::{Entry, Subject, Use, entry, login},
+    soak::{Entry, MAX_LIFETIME, POOL_SIZE, Subject, Use, entry, login},
 };
 
 const STATIC_ROLE: &str = "bench_diesel_static";
@@ -219,11 +219,6 @@ async fn backend_pid(conn: &mut AsyncPgConnection) -> Result<i32, String> {
     .map_err(|err| err.to_string())
 }
 
-/// Connections per pool in the soak (as the other soak pools).
-const SOAK_POOL_SIZE: u32 = 50;
-/// Connections are replaced after this long in the soak (as the other soak pools).
-const SOAK_MAX_LIFETIME: Duration = Duration::from_secs(10);
-
 /// The soak's entries for the diesel pools: r2d2 (`PgConnection`), and bb8 and
 /// deadpool (`AsyncPgConnection`), each with its own identity.
 pub(crate) async fn soak_entries(lab: &Lab) -> Result<Vec<Entry>, String> {
@@ -232,18 +227,6 @@ pub(crate) async fn soak_entries(lab: &Lab) -> Result<Vec<Entry>, String> {
         bb8_soak_entry(lab).await?,
         deadpool_soak_entry(lab)?,
     ])
-}
-
-fn soak_connector(lab: &Lab, auth: EntraAuth) -> Result<AsyncConnector, String> {
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    AsyncConnector::builder(config, auth)
-        .tls(lab.tls.connector())
-        .build()
-        .map_err(|err| err.to_string())
 }
 
 async fn select_one(conn: &mut AsyncPgConnection) -> Use {
@@ -309,9 +292,9 @@ fn r2d2_soak_entry(lab: &Lab) -> Result<Entry, String> {
         .build()
         .map_err(|err| err.to_string())?;
     let pool = diesel::r2d2::Pool::builder()
-        .max_size(SOAK_POOL_SIZE)
-        .min_idle(Some(SOAK_POOL_SIZE))
-        .max_lifetime(Some(SOAK_MAX_LIFETIME))
+        .max_size(POOL_SIZE)
+        .min_idle(Some(POOL_SIZE))
+        .max_lifetime(Some(MAX_LIFETIME))
         .connection_timeout(Duration::from_secs(5))
         .build_unchecked(R2d2Manager::new(connector.clone()));
     Ok(entry(
@@ -347,11 +330,11 @@ impl Subject for Bb8Subject {
 
 async fn bb8_soak_entry(lab: &Lab) -> Result<Entry, String> {
     let login = login(lab, "soak_diesel_bb8");
-    let connector = soak_connector(lab, login.2.clone())?;
+    let connector = lab.connector(login.2.clone())?;
     let pool = AsyncBb8Pool::builder()
-        .max_size(SOAK_POOL_SIZE)
-        .min_idle(SOAK_POOL_SIZE)
-        .max_lifetime(SOAK_MAX_LIFETIME)
+        .max_size(POOL_SIZE)
+        .min_idle(POOL_SIZE)
+        .max_lifetime(MAX_LIFETIME)
         .reaper_rate(Duration::from_secs(1))
         .connection_timeout(Duration::from_secs(5))
         .retry_connection(false)
@@ -379,7 +362,7 @@ impl Subject for DeadpoolSubject {
             };
             let outcome = select_one(&mut conn).await;
             // deadpool has no max lifetime: retire old connections.
-            if Object::<AsyncPgConnection>::metrics(&conn).age() > SOAK_MAX_LIFETIME {
+            if Object::<AsyncPgConnection>::metrics(&conn).age() > MAX_LIFETIME {
                 drop(Object::<AsyncPgConnection>::take(conn));
             }
             outcome
@@ -397,10 +380,10 @@ impl Subject for DeadpoolSubject {
 
 fn deadpool_soak_entry(lab: &Lab) -> Result<Entry, String> {
     let login = login(lab, "soak_diesel_deadpool");
-    let connector = soak_connector(lab, login.2.clone())?;
+    let connector = lab.connector(login.2.clone())?;
     // No wait timeout: deadpool would need a runtime feature for it.
     let pool = AsyncDeadpoolPool::builder(async_manager(connector.clone()))
-        .max_size(SOAK_POOL_SIZE as usize)
+        .max_size(POOL_SIZE as usize)
         .build()
         .map_err(|err| err.to_string())?;
     Ok(entry(

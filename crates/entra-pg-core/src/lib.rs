@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod advice;
 mod auth;
 mod cache;
 pub mod claims;
@@ -12,7 +13,6 @@ mod credential;
 mod error;
 mod fetch;
 mod runtime;
-pub mod tls;
 
 pub use auth::{
     CacheStatus, DEFAULT_FETCH_TIMEOUT, DEFAULT_REFRESH_AHEAD, EntraAuth, EntraAuthBuilder,

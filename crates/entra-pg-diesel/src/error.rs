@@ -4,6 +4,7 @@
 use std::{error::Error as StdError, fmt};
 
 use diesel::result::ConnectionError;
+use entra_pg_core::advice;
 
 /// Why an Entra connection could not be made (or checked).
 ///
@@ -70,13 +71,7 @@ impl Error {
         };
         let message = message.trim().to_owned();
         if message.contains("server does not support SSL") {
-            return Self::Entra(entra_pg_core::Error::InsecureTransport {
-                reason: format!(
-                    "the server at {host} does not offer TLS ({message}), so the token was not \
-                     sent; turn on TLS on the server (Azure Database for PostgreSQL always has \
-                     it) or check that the host and port are the right server"
-                ),
-            });
+            return Self::Entra(advice::server_without_tls(host));
         }
         if message.contains("certificate verify failed")
             || message.contains("does not match host name")
@@ -147,18 +142,9 @@ impl fmt::Display for Error {
         match self {
             Self::Entra(err) => err.fmt(f),
             Self::Certificate { host, problem } => {
-                write!(
-                    f,
-                    "TLS: the certificate of {host} is not trusted: {problem}"
-                )
+                f.write_str(&advice::untrusted_certificate(host, problem))
             }
-            Self::Rejected { user, message } => write!(
-                f,
-                "the server rejected the Entra login of {user:?} ({message}); check that the \
-                 role was created for this principal with pgaadauth_create_principal, that the \
-                 user name matches it exactly, and that the token's audience is the server's \
-                 cloud"
-            ),
+            Self::Rejected { user, message } => f.write_str(&advice::rejected_login(user, message)),
             Self::Connection(err) => write!(f, "PostgreSQL connection failed: {err}"),
             Self::Query(err) => write!(f, "PostgreSQL query failed: {err}"),
         }

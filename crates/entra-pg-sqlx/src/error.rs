@@ -2,6 +2,8 @@
 
 use std::{error::Error as StdError, fmt};
 
+use entra_pg_core::advice;
+
 /// Why an Entra connection or pool could not be had.
 ///
 /// No message, `Debug` output or `source()` of this type contains the token: sqlx
@@ -61,7 +63,7 @@ impl Error {
         if let sqlx::Error::Tls(inner) = &err
             && inner.to_string() == "server does not support TLS"
         {
-            return Self::Entra(entra_pg_core::tls::server_without_tls(host));
+            return Self::Entra(advice::server_without_tls(host));
         }
         if let Some(problem) = certificate_problem(&err, host) {
             return Self::Certificate {
@@ -85,23 +87,14 @@ impl fmt::Display for Error {
         match self {
             Self::Entra(err) => err.fmt(f),
             Self::Certificate { host, problem, .. } => {
-                write!(
-                    f,
-                    "TLS: the certificate of {host} is not trusted: {problem}"
-                )
+                f.write_str(&advice::untrusted_certificate(host, problem))
             }
             Self::Rejected { user, source } => {
                 let message = match source {
                     sqlx::Error::Database(db) => db.message().to_owned(),
                     other => other.to_string(),
                 };
-                write!(
-                    f,
-                    "the server rejected the Entra login of {user:?} ({message}); check that \
-                     the role was created for this principal with pgaadauth_create_principal, \
-                     that the user name matches it exactly, and that the token's audience is \
-                     the server's cloud"
-                )
+                f.write_str(&advice::rejected_login(user, &message))
             }
             Self::Sqlx(err) => write!(f, "PostgreSQL (sqlx) failed: {err}"),
         }
@@ -125,9 +118,9 @@ fn certificate_problem(err: &sqlx::Error, host: &str) -> Option<String> {
         sqlx::Error::Io(inner) => inner,
         _ => return None,
     };
-    match entra_pg_core::tls::find_rustls_error(source) {
+    match advice::find_rustls_error(source) {
         Some(rustls::Error::InvalidCertificate(cert)) => {
-            Some(entra_pg_core::tls::certificate_problem(cert, host))
+            Some(advice::certificate_problem(cert, host))
         }
         Some(_) => None,
         // sqlx reports an unreadable root file as a TLS error of its own.

@@ -2,6 +2,8 @@
 
 use std::{error::Error as StdError, fmt};
 
+use entra_pg_core::advice;
+
 /// Why an Entra connection could not be made.
 ///
 /// No message, `Debug` output or `source()` of this type contains the token:
@@ -58,7 +60,7 @@ impl Error {
             return Self::Postgres(err);
         }
         if is_server_without_tls(&err) {
-            return Self::Entra(entra_pg_core::tls::server_without_tls(host));
+            return Self::Entra(advice::server_without_tls(host));
         }
         if let Some(problem) = certificate_problem(&err, host) {
             return Self::Certificate {
@@ -82,20 +84,14 @@ impl fmt::Display for Error {
         match self {
             Self::Entra(err) => err.fmt(f),
             Self::Certificate { host, problem, .. } => {
-                write!(
-                    f,
-                    "TLS: the certificate of {host} is not trusted: {problem}"
-                )
+                f.write_str(&advice::untrusted_certificate(host, problem))
             }
-            Self::Rejected { user, source } => write!(
-                f,
-                "the server rejected the Entra login of {user:?} ({}); check that the role \
-                 was created for this principal with pgaadauth_create_principal, that the user \
-                 name matches it exactly, and that the token's audience is the server's cloud",
-                source
+            Self::Rejected { user, source } => {
+                let message = source
                     .as_db_error()
-                    .map_or_else(|| source.to_string(), |db| db.message().to_owned())
-            ),
+                    .map_or_else(|| source.to_string(), |db| db.message().to_owned());
+                f.write_str(&advice::rejected_login(user, &message))
+            }
             Self::Postgres(err) => write!(f, "PostgreSQL connection failed: {err}"),
         }
     }
@@ -120,10 +116,8 @@ fn is_server_without_tls(err: &tokio_postgres::Error) -> bool {
 
 /// The rustls error behind a failed handshake, as advice for the user.
 fn certificate_problem(err: &tokio_postgres::Error, host: &str) -> Option<String> {
-    match entra_pg_core::tls::find_rustls_error(err)? {
-        rustls::Error::InvalidCertificate(cert) => {
-            Some(entra_pg_core::tls::certificate_problem(cert, host))
-        }
+    match advice::find_rustls_error(err)? {
+        rustls::Error::InvalidCertificate(cert) => Some(advice::certificate_problem(cert, host)),
         _ => None,
     }
 }

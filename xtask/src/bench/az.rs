@@ -5,9 +5,7 @@
 use std::time::{Duration, Instant};
 
 use entra_pg_testkit::{Fault, Resource};
-use entra_pg_tokio::{
-    Bb8Manager, EntraConnector, bb8, entra_pg_core::EntraAuth, tokio_postgres::Config,
-};
+use entra_pg_tokio::{Bb8Manager, bb8, entra_pg_core::EntraAuth};
 
 use super::{Lab, ms, multi_thread_runtime};
 
@@ -20,15 +18,7 @@ pub(super) fn section(lab: &Lab) -> Result<String, String> {
     let (identity, _) = lab.identity("bench_az", Duration::from_secs(3600));
     identity.set_fault(Some(Fault::Delay(AZ_DELAY)));
     let auth = EntraAuth::new(identity.azure_cli_credential());
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    let connector = EntraConnector::builder(config, auth)
-        .tls(lab.tls.connector())
-        .build()
-        .map_err(|err| err.to_string())?;
+    let connector = lab.connector(auth)?;
     let started = Instant::now();
     let pool = runtime
         .block_on(

@@ -9,10 +9,7 @@ use std::{
 };
 
 use entra_pg_testkit::Resource;
-use entra_pg_tokio::{
-    Bb8Manager, DeadpoolManager, DeadpoolPool, EntraConnector, bb8, entra_pg_core::EntraAuth,
-    tokio_postgres::Config,
-};
+use entra_pg_tokio::{Bb8Manager, DeadpoolManager, DeadpoolPool, bb8, entra_pg_core::EntraAuth};
 use tokio::sync::Barrier;
 
 use super::{Lab, ms, multi_thread_runtime};
@@ -71,18 +68,6 @@ pub(super) fn section(lab: &Lab) -> Result<String, String> {
     Ok(out)
 }
 
-fn connector(lab: &Lab, auth: EntraAuth) -> Result<EntraConnector, String> {
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    EntraConnector::builder(config, auth)
-        .tls(lab.tls.connector())
-        .build()
-        .map_err(|err| err.to_string())
-}
-
 /// Runs the burst through the named pool; returns the distinct server sessions.
 async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Result<usize, String> {
     let barrier = Arc::new(Barrier::new(burst));
@@ -92,7 +77,7 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
             let pool = bb8::Pool::builder()
                 .max_size(size)
                 .connection_timeout(Duration::from_secs(120))
-                .build_unchecked(Bb8Manager::new(connector(lab, auth)?));
+                .build_unchecked(Bb8Manager::new(lab.connector(auth)?));
             all_at_once(burst, &barrier, move || {
                 let pool = pool.clone();
                 async move {
@@ -108,7 +93,7 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
             .await
         }
         "deadpool" => {
-            let pool = DeadpoolPool::builder(DeadpoolManager::new(connector(lab, auth)?))
+            let pool = DeadpoolPool::builder(DeadpoolManager::new(lab.connector(auth)?))
                 .max_size(burst)
                 .build()
                 .map_err(|err| err.to_string())?;

@@ -74,6 +74,28 @@ pub(crate) struct Lab {
 }
 
 impl Lab {
+    /// Settings for the server: host, port, database; no user, no password.
+    pub(crate) fn config(&self) -> entra_pg_tokio::tokio_postgres::Config {
+        let mut config = entra_pg_tokio::tokio_postgres::Config::new();
+        config
+            .host(self.server.host())
+            .port(self.server.port())
+            .dbname("postgres");
+        config
+    }
+
+    /// A tokio-postgres connector to the server (no user, no password) for `auth`,
+    /// trusting the server's CA.
+    pub(crate) fn connector(
+        &self,
+        auth: entra_pg_tokio::entra_pg_core::EntraAuth,
+    ) -> Result<entra_pg_tokio::EntraConnector, String> {
+        entra_pg_tokio::EntraConnector::builder(self.config(), auth)
+            .tls(self.tls.connector())
+            .build()
+            .map_err(|err| err.to_string())
+    }
+
     /// A new identity whose tokens name `upn`, which the server accepts as the
     /// role `upn`, with tokens living `lifetime`.
     pub(crate) fn identity(&self, prefix: &str, lifetime: Duration) -> (Identity, String) {

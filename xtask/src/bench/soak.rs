@@ -14,19 +14,19 @@ use std::{
 use entra_pg_testkit::{Fault, Identity, Resource};
 use entra_pg_tokio::{
     Bb8Manager, DeadpoolManager, DeadpoolPool, EntraConnector, bb8, deadpool::managed::Object,
-    entra_pg_core::EntraAuth, tokio_postgres::Config,
+    entra_pg_core::EntraAuth,
 };
 use futures::future::BoxFuture;
 
 use super::{Lab, ms, multi_thread_runtime};
 
 /// Connections per pool.
-const POOL_SIZE: u32 = 50;
+pub(crate) const POOL_SIZE: u32 = 50;
 /// Tasks using each pool; each pauses between uses.
 const WORKERS: usize = 50;
 const PAUSE: Duration = Duration::from_millis(100);
 /// Connections are replaced after this long: continuous new logins.
-const MAX_LIFETIME: Duration = Duration::from_secs(10);
+pub(crate) const MAX_LIFETIME: Duration = Duration::from_secs(10);
 /// The cache refreshes this long before expiry.
 const REFRESH_AHEAD: Duration = Duration::from_secs(3);
 /// The cache stops serving a token this long before it expires (entra-pg-core).
@@ -307,18 +307,6 @@ fn resident_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn tokio_connector(lab: &Lab, auth: EntraAuth) -> Result<EntraConnector, String> {
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    EntraConnector::builder(config, auth)
-        .tls(lab.tls.connector())
-        .build()
-        .map_err(|err| err.to_string())
-}
-
 struct Bb8Subject {
     pool: bb8::Pool<Bb8Manager>,
     connector: EntraConnector,
@@ -344,7 +332,7 @@ impl Subject for Bb8Subject {
 
 async fn bb8_entry(lab: &Lab) -> Result<Entry, String> {
     let login = login(lab, "soak_bb8");
-    let connector = tokio_connector(lab, login.2.clone())?;
+    let connector = lab.connector(login.2.clone())?;
     let pool = bb8::Pool::builder()
         .max_size(POOL_SIZE)
         .min_idle(POOL_SIZE)
@@ -392,7 +380,7 @@ impl Subject for DeadpoolSubject {
 
 fn deadpool_entry(lab: &Lab) -> Result<Entry, String> {
     let login = login(lab, "soak_deadpool");
-    let connector = tokio_connector(lab, login.2.clone())?;
+    let connector = lab.connector(login.2.clone())?;
     let pool = DeadpoolPool::builder(DeadpoolManager::new(connector.clone()))
         .max_size(POOL_SIZE as usize)
         .build()
@@ -445,12 +433,7 @@ impl Subject for R2d2Subject {
 
 fn r2d2_entry(lab: &Lab) -> Result<Entry, String> {
     let login = login(lab, "soak_r2d2");
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    let connector = entra_pg_sync::EntraConnector::builder(config, login.2.clone())
+    let connector = entra_pg_sync::EntraConnector::builder(lab.config(), login.2.clone())
         .tls(lab.tls.connector())
         .build()
         .map_err(|err| err.to_string())?;

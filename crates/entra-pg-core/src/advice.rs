@@ -1,5 +1,6 @@
-//! Advice for TLS failures, shared by the driver crates: what a certificate error
-//! means for an Azure server and what to do about it.
+//! What a failed connection means and what to do about it, shared by the driver
+//! crates so every driver says the same: certificate errors for Azure servers, a
+//! server without TLS, a refused login.
 
 use std::{error::Error as StdError, io};
 
@@ -67,4 +68,21 @@ pub fn server_without_tls(host: &str) -> Error {
              PostgreSQL always has it) or check that the host and port are the right server"
         ),
     }
+}
+
+/// The message for a login the server refused (SQLSTATE class 28): what was
+/// tried, the server's words, and the usual causes.
+#[must_use]
+pub fn rejected_login(user: &str, server_message: &str) -> String {
+    format!(
+        "the server rejected the Entra login of {user:?} ({server_message}); check that the \
+         role was created for this principal with pgaadauth_create_principal, that the user \
+         name matches it exactly, and that the token's audience is the server's cloud"
+    )
+}
+
+/// The message for a server certificate that is not trusted.
+#[must_use]
+pub fn untrusted_certificate(host: &str, problem: &str) -> String {
+    format!("TLS: the certificate of {host} is not trusted: {problem}")
 }
