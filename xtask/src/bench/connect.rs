@@ -292,7 +292,9 @@ fn render(rows: &[Row], token_requests: u64) -> String {
         out,
         "\nTarget: ratio ≤ 1.02. Token requests for all Entra connects above: \
          {token_requests} (one cached token). Pool rows time the manager's connect, \
-         what the pool calls for each new physical connection."
+         what the pool calls for each new physical connection. sqlx 0.9.0 opens its \
+         socket without TCP_NODELAY (sqlx issue #4335), so each of its connects waits on \
+         delayed ACKs, for both logins alike."
     );
     out
 }

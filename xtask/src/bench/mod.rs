@@ -171,7 +171,8 @@ fn server_version(lab: &Lab) -> String {
     .output()
     .ok()
     .and_then(|out| String::from_utf8(out.stdout).ok())
-    .and_then(|text| text.split_whitespace().last().map(str::to_owned))
+    // "postgres (PostgreSQL) 15.18 (Debian …)"
+    .and_then(|text| text.split_whitespace().nth(2).map(str::to_owned))
     .unwrap_or_else(|| format!("(port {})", lab.server.port()))
 }
 
