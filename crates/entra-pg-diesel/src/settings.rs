@@ -53,7 +53,18 @@ impl Params {
             .map(|(_, value)| value.as_str())
     }
 
+    /// Sets `key` as libpq stores it: `requiressl` (legacy) is `sslmode=require`
+    /// when its value starts with `1`, else `sslmode=prefer`; `ssl=true` (JDBC;
+    /// libpq takes it in URLs only and refuses it in `key=value` strings) is
+    /// `sslmode=require`. So no alias reaches the login URL, where libpq would
+    /// apply it after `sslmode` and weaken TLS.
     pub(crate) fn set(&mut self, key: &str, value: &str) {
+        match (key, value) {
+            ("requiressl", _) if value.starts_with('1') => return self.set("sslmode", "require"),
+            ("requiressl", _) => return self.set("sslmode", "prefer"),
+            ("ssl", "true") => return self.set("sslmode", "require"),
+            _ => {}
+        }
         match self.0.iter_mut().find(|(k, _)| k == key) {
             Some(entry) => value.clone_into(&mut entry.1),
             None => self.0.push((key.to_owned(), value.to_owned())),
@@ -72,7 +83,9 @@ impl Params {
         {
             parse_url(rest)
         } else {
-            parse_key_value(trimmed)
+            // Untrimmed: the parser skips whitespace between pairs itself, and a
+            // trailing backslash-escaped space belongs to the last value.
+            parse_key_value(settings)
         }
     }
 
@@ -150,7 +163,8 @@ fn parse_url(rest: &str) -> Result<Params, CoreError> {
             if !user.is_empty() {
                 params.set("user", &decode(user, "user name")?);
             }
-            if let Some(password) = password {
+            // libpq skips an empty password here, as an empty user.
+            if let Some(password) = password.filter(|password| !password.is_empty()) {
                 params.set("password", &decode(password, "password")?);
             }
             hostspec
@@ -199,14 +213,16 @@ fn parse_url(rest: &str) -> Result<Params, CoreError> {
             .ok_or_else(|| invalid("a URL query parameter without `=`"))?;
         let key = decode(key, "name of a URL query parameter")?;
         let value = decode(value, &format!("value of the URL query parameter {key}"))?;
-        // libpq's JDBC compatibility: ssl=true means sslmode=require.
-        if key == "ssl" && value == "true" {
-            params.set("sslmode", "require");
-        } else {
-            params.set(&key, &value);
-        }
+        // `set` applies libpq's aliases (ssl=true means sslmode=require).
+        params.set(&key, &value);
     }
     Ok(params)
+}
+
+/// C `isspace` in the "C" locale: the only whitespace libpq's `key = value`
+/// parser skips (not, say, a no-break space, which is part of a value).
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
 /// libpq's `key = value` syntax: values bare (backslash escapes the next
@@ -215,15 +231,15 @@ fn parse_key_value(input: &str) -> Result<Params, CoreError> {
     let mut params = Params::default();
     let mut chars = input.chars().peekable();
     loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        while chars.next_if(|&c| is_space(c)).is_some() {}
         if chars.peek().is_none() {
             return Ok(params);
         }
         let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
+        while let Some(c) = chars.next_if(|&c| !is_space(c) && c != '=') {
             key.push(c);
         }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        while chars.next_if(|&c| is_space(c)).is_some() {}
         if chars.next() != Some('=') {
             // Not the key: it may be a password pasted without one.
             return Err(invalid(&format!(
@@ -231,7 +247,7 @@ fn parse_key_value(input: &str) -> Result<Params, CoreError> {
                 params.0.len() + 1
             )));
         }
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        while chars.next_if(|&c| is_space(c)).is_some() {}
         let mut value = String::new();
         if chars.next_if_eq(&'\'').is_some() {
             loop {
@@ -246,7 +262,7 @@ fn parse_key_value(input: &str) -> Result<Params, CoreError> {
                 }
             }
         } else {
-            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+            while let Some(c) = chars.next_if(|&c| !is_space(c)) {
                 if c == '\\' {
                     if let Some(escaped) = chars.next() {
                         value.push(escaped);
@@ -334,7 +350,7 @@ impl CheckedParams {
                 .or_else(|| params.get("hostaddr"))
                 .unwrap_or("the default host")
                 .to_owned(),
-            static_login: params.get("user").is_some() && params.get("password").is_some(),
+            static_login: own_user(&params).is_some() && params.get("password").is_some(),
             params,
         })
     }
@@ -356,13 +372,19 @@ impl CheckedParams {
     pub(crate) fn with_login(&self, login: Option<&ConnInfo>) -> Params {
         let mut params = self.params.clone();
         if let Some(login) = login {
-            if params.get("user").is_none() {
+            if own_user(&params).is_none() {
                 params.set("user", login.user());
             }
             params.set("password", login.password());
         }
         params
     }
+}
+
+/// The user the settings name. An empty one (`user=''`, `?user=`) counts as none,
+/// as libpq reads it as "the default user" (the operating system's).
+fn own_user(params: &Params) -> Option<&str> {
+    params.get("user").filter(|user| !user.is_empty())
 }
 
 fn path_str(path: &Path) -> Result<String, CoreError> {
@@ -553,6 +575,77 @@ mod tests {
             missing.to_string().contains("/nonexistent/root.crt"),
             "{missing}"
         );
+    }
+
+    /// Regressions (fuzz target `diesel_conninfo`): settings are read as libpq
+    /// reads them, so the login URL means to libpq what the settings meant.
+    #[test]
+    fn settings_are_read_as_libpq_reads_them() {
+        // Only C `isspace` separates pairs: a no-break space or U+2028 is part of
+        // a bare value (libpq reads one user here, and no password).
+        assert_eq!(
+            parse("host=h user=a\u{a0}password=x application_name=b\u{2028}c"),
+            pairs(&[
+                ("host", "h"),
+                ("user", "a\u{a0}password=x"),
+                ("application_name", "b\u{2028}c"),
+            ])
+        );
+        // A backslash-escaped space (or tab, vertical tab) at the end is kept.
+        assert_eq!(
+            parse("host=h dbname=db\\  options=\\\u{b}"),
+            pairs(&[("host", "h"), ("dbname", "db "), ("options", "\u{b}")])
+        );
+        // libpq skips an empty password in a URL, as an empty user.
+        assert_eq!(
+            parse("postgres://s:@h/db"),
+            pairs(&[("user", "s"), ("host", "h"), ("dbname", "db")])
+        );
+        // Aliases become sslmode where they stand, in both forms: kept as they
+        // were, libpq read them after sslmode=verify-full in the login URL.
+        for (settings, mode) in [
+            ("host=h sslmode=verify-full requiressl=0", "prefer"),
+            ("host=h sslmode=verify-full requiressl=", "prefer"),
+            ("host=h requiressl=1 sslmode=verify-full", "verify-full"),
+            ("host=h sslmode=verify-full requiressl=1x", "require"),
+            ("host=h sslmode=verify-full ssl=true", "require"),
+            ("postgresql://h?sslmode=verify-full&requiressl=0", "prefer"),
+            ("postgresql://h?sslmode=verify-full&ssl=true", "require"),
+        ] {
+            let params = Params::parse(settings).unwrap();
+            assert_eq!(params.get("sslmode"), Some(mode), "{settings}");
+            assert_eq!(params.get("requiressl"), None, "{settings}");
+            assert_eq!(params.get("ssl"), None, "{settings}");
+            let checked = CheckedParams::new(params.clone(), Some(existing_file()), false);
+            assert_eq!(checked.is_ok(), mode == "verify-full", "{settings}");
+            let url = CheckedParams::new(params, Some(existing_file()), true)
+                .unwrap()
+                .params()
+                .to_url();
+            assert!(url.contains(&format!("sslmode={mode}")), "{url}");
+            assert!(!url.contains("ssl="), "{url}");
+        }
+    }
+
+    /// Regression (fuzz target `diesel_conninfo`): an empty user (`user=''`,
+    /// `?user=`) is libpq's "default user", the operating system's; it was kept,
+    /// so the token went out as the password of that user, and with a password
+    /// the settings counted as a static login. It now counts as none.
+    #[test]
+    fn an_empty_user_counts_as_none() {
+        let check = |s: &str| {
+            CheckedParams::new(Params::parse(s).unwrap(), Some(existing_file()), false).unwrap()
+        };
+        for settings in [
+            "host=h user=''",
+            "host=h user=",
+            "host=h user='' password=p",
+            "postgresql://h?user=&password=p",
+        ] {
+            let checked = check(settings);
+            assert!(!checked.is_static_login(), "{settings}");
+        }
+        assert!(check("host=h user=u password=''").is_static_login());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! `azure_identity` credentials against the test kit's fake Entra endpoint, and a
 //! real table used through diesel.
 
+mod login_url;
 mod outage;
 mod pools;
 mod redaction;

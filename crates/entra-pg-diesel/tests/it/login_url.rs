@@ -1,0 +1,322 @@
+//! The libpq URL of a login, read back independently: settings built from arbitrary
+//! values keep them, the injected user and token arrive exactly, TLS stays
+//! `verify-full`, and the token shows in neither `redact_url` nor `Debug`. No server
+//! involved. The fuzz target `diesel_conninfo` (see the root README) covers the same
+//! code for longer, with libpq's own parser as a second reader.
+
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+
+use entra_pg_core::{
+    EntraAuth,
+    azure_core::{
+        self,
+        credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions},
+    },
+};
+use entra_pg_diesel::{PgConnector, redact_url};
+use proptest::prelude::*;
+
+/// Hands out one fixed token for any scope; no endpoint involved.
+struct FixedToken(String);
+
+impl std::fmt::Debug for FixedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixedToken")
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for FixedToken {
+    async fn get_token(
+        &self,
+        _scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        Ok(AccessToken::new(
+            Secret::new(self.0.clone()),
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        ))
+    }
+}
+
+/// `EntraAuth` logging in as `user` with `token`.
+fn auth(user: &str, token: &str) -> EntraAuth {
+    EntraAuth::builder(Arc::new(FixedToken(token.to_owned())))
+        .user(user)
+        .build()
+        .unwrap()
+}
+
+/// Any file that exists, standing in for a root CA file.
+fn root_cert() -> PathBuf {
+    std::env::current_exe().unwrap()
+}
+
+/// libpq quoting: single quotes, backslash before `'` and `\`.
+fn quote(value: &str) -> String {
+    let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
+    format!("'{escaped}'")
+}
+
+/// Percent-encodes every byte but the URL-unreserved ones.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Strict `%XX` decoding.
+fn decode(text: &str) -> Result<String, TestCaseError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let byte = bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            prop_assert!(byte.is_some(), "a bad percent-escape");
+            out.extend(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| TestCaseError::fail("a value is not UTF-8"))
+}
+
+/// The login URL as libpq reads `postgresql://?key=value&…`: each pair split at
+/// its `=` and percent-decoded, each key once. (The settings here use no sslmode
+/// alias, `ssl` or `requiressl`; see `settings::tests` for those.)
+fn read_login_url(url: &str) -> Result<BTreeMap<String, String>, TestCaseError> {
+    let query = url.strip_prefix("postgresql://?");
+    prop_assert!(query.is_some(), "not a postgresql://? URL");
+    let mut params = BTreeMap::new();
+    for pair in query.unwrap_or_default().split('&') {
+        let parts: Vec<&str> = pair.split('=').collect();
+        prop_assert_eq!(parts.len(), 2, "a pair is not key=value");
+        prop_assert!(
+            !parts[0].contains(['@', '/', '?', '#']) && !parts[1].contains(['@', '/', '?', '#']),
+            "an unencoded URL delimiter"
+        );
+        let (key, value) = (decode(parts[0])?, decode(parts[1])?);
+        prop_assert!(!params.contains_key(&key), "a key given twice");
+        params.insert(key, value);
+    }
+    Ok(params)
+}
+
+/// The settings: `key=value` or URL, with optional user and password.
+#[derive(Debug, Clone)]
+struct Case {
+    url_form: bool,
+    user: Option<String>,
+    password: Option<String>,
+    dbname: String,
+    application_name: String,
+    sslmode: Option<&'static str>,
+}
+
+impl Case {
+    fn settings(&self) -> String {
+        let mut pairs = vec![
+            ("dbname", self.dbname.clone()),
+            ("application_name", self.application_name.clone()),
+        ];
+        if let Some(user) = &self.user {
+            pairs.push(("user", user.clone()));
+        }
+        if let Some(password) = &self.password {
+            pairs.push(("password", password.clone()));
+        }
+        if let Some(mode) = self.sslmode {
+            pairs.push(("sslmode", mode.to_owned()));
+        }
+        if self.url_form {
+            let query: Vec<String> = pairs
+                .iter()
+                .map(|(key, value)| format!("{key}={}", encode(value)))
+                .collect();
+            format!("postgresql://db.example.com:6432?{}", query.join("&"))
+        } else {
+            let pairs: Vec<String> = pairs
+                .iter()
+                .map(|(key, value)| format!("{key} = {}", quote(value)))
+                .collect();
+            format!("host=db.example.com port=6432 {}", pairs.join(" "))
+        }
+    }
+
+    /// The settings' own user: an empty one counts as none (libpq's default user).
+    fn own_user(&self) -> Option<&str> {
+        self.user.as_deref().filter(|user| !user.is_empty())
+    }
+
+    fn is_static(&self) -> bool {
+        self.own_user().is_some() && self.password.is_some()
+    }
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        any::<bool>(),
+        proptest::option::of(any::<String>()),
+        proptest::option::of(any::<String>()),
+        any::<String>().prop_filter("non-empty", |d| !d.is_empty()),
+        any::<String>(),
+        proptest::option::of(proptest::sample::select(vec![
+            "verify-full",
+            "verify-ca",
+            "require",
+            "prefer",
+            "allow",
+            "disable",
+        ])),
+    )
+        .prop_map(
+            |(url_form, user, password, dbname, application_name, sslmode)| Case {
+                url_form,
+                user,
+                password,
+                dbname,
+                application_name,
+                sslmode,
+            },
+        )
+}
+
+/// Regressions (fuzz target `diesel_conninfo`), end to end: the login URL gives
+/// libpq the user and TLS mode the settings meant.
+#[test]
+fn fuzz_regressions_login_url() {
+    // (settings, user libpq gets, token as the password)
+    for (settings, user) in [
+        // An empty user was kept: libpq then logs in as the OS user.
+        ("host=db.example.com user=", "entra-user"),
+        ("host=db.example.com user='' password=static", "entra-user"),
+        (
+            "postgresql://db.example.com?user=&password=static",
+            "entra-user",
+        ),
+        // An empty URL password made a static login with no password.
+        ("postgres://s:@db.example.com", "s"),
+        // A no-break space does not split a bare value (one odd user name).
+        (
+            "host=db.example.com user=a\u{a0}password=x",
+            "a\u{a0}password=x",
+        ),
+    ] {
+        let connector = PgConnector::builder(settings, auth("entra-user", "token-value"))
+            .root_cert(root_cert())
+            .build()
+            .unwrap();
+        assert!(!connector.is_static_login(), "{settings}");
+        let login = connector.login_url().unwrap();
+        let params = read_login_url(login.expose()).unwrap();
+        assert_eq!(params.get("user").map(String::as_str), Some(user));
+        assert_eq!(login.user(), user);
+        assert!(params.get("password").map(String::as_str) == Some("token-value"));
+        assert_eq!(params["sslmode"], "verify-full");
+    }
+    // An alias after sslmode=verify-full was copied into the login URL after it,
+    // where libpq applies it: sslmode=prefer (or require). Now read where it stands.
+    for settings in [
+        "host=db.example.com sslmode=verify-full requiressl=",
+        "host=db.example.com sslmode=verify-full ssl=true",
+        "postgresql://db.example.com?sslmode=verify-full&requiressl=0",
+    ] {
+        let err = PgConnector::builder(settings, auth("entra-user", "token-value"))
+            .root_cert(root_cert())
+            .build()
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(err.kind(), "insecure_transport", "{settings}");
+        let connector = PgConnector::builder(settings, auth("entra-user", "token-value"))
+            .root_cert(root_cert())
+            .danger_allow_insecure_sslmode(true)
+            .build()
+            .unwrap();
+        let params = read_login_url(connector.login_url().unwrap().expose()).unwrap();
+        assert_eq!(params["sslmode"], connector.ssl_mode(), "{settings}");
+        assert!(!params.contains_key("requiressl") && !params.contains_key("ssl"));
+    }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_login_url_round_trips_the_settings_the_user_and_the_token(
+        case in case(),
+        login_user in any::<String>().prop_filter("non-empty", |u| !u.is_empty()),
+        token in any::<String>(),
+        allow_insecure in any::<bool>(),
+    ) {
+        let settings = case.settings();
+        let weak = case.sslmode.is_some_and(|mode| mode != "verify-full");
+        let built = PgConnector::builder(&settings, auth(&login_user, &token))
+            .root_cert(root_cert())
+            .danger_allow_insecure_sslmode(allow_insecure)
+            .build();
+        if weak && !allow_insecure {
+            let err = built.map(drop).unwrap_err();
+            prop_assert_eq!(err.kind(), "insecure_transport");
+            return Ok(());
+        }
+        let connector = built.expect("the settings are accepted");
+        prop_assert_eq!(connector.is_static_login(), case.is_static());
+        let login = connector.login_url().unwrap();
+        let params = read_login_url(login.expose())?;
+
+        let user = case.own_user().unwrap_or(&login_user);
+        prop_assert_eq!(params.get("user").map(String::as_str), Some(user));
+        prop_assert_eq!(login.user(), user);
+        let password = params.get("password").map(String::as_str);
+        if case.is_static() {
+            prop_assert_eq!(password, case.password.as_deref());
+        } else {
+            // Compared without printing: the token must not appear in a failure message.
+            prop_assert!(password == Some(token.as_str()), "the password is not the token");
+        }
+        let sslmode = case.sslmode.unwrap_or("verify-full");
+        prop_assert_eq!(params.get("sslmode").map(String::as_str), Some(sslmode));
+        prop_assert_eq!(connector.ssl_mode(), sslmode);
+        let root = root_cert();
+        prop_assert_eq!(params.get("sslrootcert").map(String::as_str), root.to_str());
+        prop_assert_eq!(params.get("host").map(String::as_str), Some("db.example.com"));
+        prop_assert_eq!(params.get("port").map(String::as_str), Some("6432"));
+        prop_assert_eq!(params.get("dbname"), Some(&case.dbname));
+        prop_assert_eq!(params.get("application_name"), Some(&case.application_name));
+        prop_assert_eq!(params.len(), 8, "no other parameter");
+
+        // The token shows nowhere else, unless the settings or the user spell it.
+        if !case.is_static() && token.len() >= 4 {
+            let spelled = settings.contains(&token) || login_user.contains(&token);
+            let redacted = redact_url(login.expose());
+            prop_assert!(redacted.contains("password=<redacted>"));
+            for text in [redacted, format!("{connector:?}"), format!("{login:?}")] {
+                prop_assert!(
+                    spelled || !(text.contains(&token) || text.contains(&encode(&token))),
+                    "the token shows in redact_url or Debug"
+                );
+            }
+        }
+    }
+}
