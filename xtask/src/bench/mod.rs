@@ -10,7 +10,9 @@
 //! 5. [`soak`]: every pool at 50 connections with churn under 30 s tokens, then an
 //!    endpoint outage.
 //!
-//! `cargo xtask bench --quick` shortens the runs (for checking the harness).
+//! `cargo xtask bench --quick` shortens the runs (for checking the harness);
+//! `--only N` runs part N alone (written to `target/bench-report-part-N.md`), and
+//! `--soak-secs S` sets the soak's length (default 300).
 
 mod az;
 mod burst;
@@ -112,11 +114,30 @@ impl Lab {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let plan = if args.iter().any(|arg| arg == "--quick") {
+    let mut plan = if args.iter().any(|arg| arg == "--quick") {
         Plan::quick()
     } else {
         Plan::full()
     };
+    // `--only N` runs part N alone; `--soak-secs S` sets the soak's length.
+    let value = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+            .map(String::as_str)
+    };
+    let only: Option<usize> = value("--only")
+        .map(|part| {
+            part.parse()
+                .map_err(|_| format!("--only {part}: give 1 to 5"))
+        })
+        .transpose()?;
+    if let Some(secs) = value("--soak-secs") {
+        let secs = secs
+            .parse()
+            .map_err(|_| format!("--soak-secs {secs}: give seconds"))?;
+        plan.soak = Duration::from_secs(secs);
+    }
     println!("starting PostgreSQL (TLS) and the local Entra endpoint …");
     let server = PgServer::builder().max_connections(800).start();
     let tls = Tls::builder()
@@ -149,13 +170,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ("4. Azure CLI credential", az::section),
         ("5. Soak and outage", soak::section),
     ];
-    for (title, section) in sections {
+    for (number, (title, section)) in (1..).zip(sections) {
+        if only.is_some_and(|only| only != number) {
+            continue;
+        }
         println!("\n== {title} …");
         let body = section(&lab)?;
         println!("{body}");
         let _ = write!(report, "## {title}\n\n{body}\n");
     }
-    let path = crate::root().join("target/bench-report.md");
+    // A partial run does not overwrite the full report.
+    let name = only.map_or_else(
+        || "bench-report.md".to_owned(),
+        |only| format!("bench-report-part-{only}.md"),
+    );
+    let path = crate::root().join("target").join(name);
     fs::write(&path, &report).map_err(|err| format!("{}: {err}", path.display()))?;
     println!("\nwritten to {}", path.display());
     Ok(())
