@@ -20,6 +20,7 @@
 mod az;
 mod certs;
 mod entra;
+mod fixed;
 mod jwt;
 mod ldap;
 mod logs;
@@ -31,6 +32,7 @@ pub use certs::TestCa;
 pub use entra::{
     FakeEntra, Fault, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER,
 };
+pub use fixed::FixedToken;
 pub use jwt::decode_claims;
 pub use logs::{captured_logs, init_logs, init_logs_with};
 pub use pg::{find_bindir, LoginError, PgServer, PgServerBuilder};

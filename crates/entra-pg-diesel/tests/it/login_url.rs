@@ -6,38 +6,10 @@
 
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
-use entra_pg_core::{
-    EntraAuth,
-    azure_core::{
-        self,
-        credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions},
-    },
-};
+use entra_pg_core::EntraAuth;
 use entra_pg_diesel::{PgConnector, redact_url};
+use entra_pg_testkit::FixedToken;
 use proptest::prelude::*;
-
-/// Hands out one fixed token for any scope; no endpoint involved.
-struct FixedToken(String);
-
-impl std::fmt::Debug for FixedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FixedToken")
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        Ok(AccessToken::new(
-            Secret::new(self.0.clone()),
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        ))
-    }
-}
 
 /// `EntraAuth` logging in as `user` with `token`.
 fn auth(user: &str, token: &str) -> EntraAuth {

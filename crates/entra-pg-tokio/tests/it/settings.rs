@@ -4,14 +4,8 @@
 
 use std::sync::Arc;
 
-use entra_pg_core::{
-    ConnInfo, EntraAuth, Error as CoreError,
-    azure_core::{
-        self,
-        credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions},
-    },
-};
-use entra_pg_testkit::{PgServer, unique_name};
+use entra_pg_core::{ConnInfo, EntraAuth, Error as CoreError};
+use entra_pg_testkit::{FixedToken, PgServer, unique_name};
 use entra_pg_tokio::{
     IntoConfig, connect,
     settings::CheckedSettings,
@@ -20,29 +14,6 @@ use entra_pg_tokio::{
 use proptest::prelude::*;
 
 use crate::support::{auth, builder, current_user, settings, tls};
-
-/// Hands out one fixed token for any scope; no endpoint involved.
-struct FixedToken(String);
-
-impl std::fmt::Debug for FixedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FixedToken")
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        Ok(AccessToken::new(
-            Secret::new(self.0.clone()),
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        ))
-    }
-}
 
 /// A login for `user` with `token`, through the real `EntraAuth`.
 fn login(user: &str, token: &str) -> ConnInfo {
