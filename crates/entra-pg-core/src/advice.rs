@@ -1,27 +1,39 @@
-//! What a failed connection means and what to do about it, shared by the driver
-//! crates so every driver says the same: certificate errors for Azure servers, a
-//! server without TLS, a refused login.
+//! What a failed connection means and what to do about it: one set of messages
+//! for every driver.
 
-use std::{error::Error as StdError, io};
-
-use rustls::CertificateError;
-
-use crate::Error;
+/// What is wrong with the server's certificate for `host`, and what to do, from a
+/// rustls certificate error.
+#[cfg(feature = "rustls")]
+pub(crate) fn certificate_problem(err: &rustls::CertificateError, host: &str) -> String {
+    use rustls::CertificateError;
+    match err {
+        CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+            format!("{} ({err:?})", untrusted_issuer())
+        }
+        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+            wrong_name(host)
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => expired().to_owned(),
+        other => format!("{other:?}; check the server certificate and the trusted roots"),
+    }
+}
 
 /// The rustls error somewhere in `err`'s source chain, if any.
 ///
-/// Looks inside [`io::Error`]s explicitly: their `source()` skips the error they
-/// wrap, and drivers report a failed handshake as an I/O error.
-#[must_use]
-pub fn find_rustls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+/// Looks inside [`std::io::Error`]s explicitly: their `source()` skips the error
+/// they wrap, and drivers report a failed handshake as an I/O error.
+#[cfg(feature = "rustls")]
+pub(crate) fn find_rustls_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
     let mut next = Some(err);
     while let Some(current) = next {
         if let Some(found) = current.downcast_ref::<rustls::Error>() {
             return Some(found);
         }
         if let Some(found) = current
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::get_ref)
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
             return Some(found);
@@ -31,58 +43,64 @@ pub fn find_rustls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a ru
     None
 }
 
-/// What is wrong with the server's certificate for `host`, and what to do.
-#[must_use]
-pub fn certificate_problem(err: &CertificateError, host: &str) -> String {
-    match err {
-        CertificateError::UnknownIssuer | CertificateError::BadSignature => format!(
-            "it is signed by a certificate authority this client does not trust ({err:?}). \
-             Trust the root CA that signed it: set PGSSLROOTCERT to its PEM file (or pass \
-             the PEM to the connector's builder). Azure public and US Government servers \
-             chain to DigiCert Global Root G2 or Microsoft RSA Root CA 2017, which the Mozilla \
-             root set (`webpki-roots`) includes; Azure China regions and some replicas use \
-             DigiCert Global Root CA, which must be added from PEM"
-        ),
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            format!(
-                "it is not valid for the host name {host:?}. Connect with the server's own \
-                 name (for Azure, <server>.postgres.database.azure.com), not an IP address \
-                 or an alias"
-            )
-        }
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "it has expired; renew the server certificate, or check this machine's clock".to_owned()
-        }
-        other => format!("{other:?}; check the server certificate and PGSSLROOTCERT"),
-    }
+/// A certificate signed by an authority the client does not trust.
+pub(crate) fn untrusted_issuer() -> &'static str {
+    "it is signed by a certificate authority this client does not trust; add the root CA \
+     that signed it with the connector builder's root_cert_file or root_cert_pem (the \
+     examples read PGSSLROOTCERT). Azure public and US Government servers chain to DigiCert \
+     Global Root G2 or Microsoft RSA Root CA 2017, which the default roots include; Azure \
+     China regions and some replicas use DigiCert Global Root CA, which must be added"
 }
 
-/// The error for a server that answered the TLS request with "no": nothing was
-/// sent, and the user should turn TLS on or check the address.
-#[must_use]
-pub fn server_without_tls(host: &str) -> Error {
-    Error::InsecureTransport {
-        reason: format!(
-            "the server at {host} does not offer TLS (it answered the TLS request with 'no'), \
-             so the token was not sent; turn on TLS on the server (Azure Database for \
-             PostgreSQL always has it) or check that the host and port are the right server"
-        ),
-    }
-}
-
-/// The message for a login the server refused (SQLSTATE class 28): what was
-/// tried, the server's words, and the usual causes.
-#[must_use]
-pub fn rejected_login(user: &str, server_message: &str) -> String {
+/// A certificate for another name than the one connected to.
+pub(crate) fn wrong_name(host: &str) -> String {
     format!(
-        "the server rejected the Entra login of {user:?} ({server_message}); check that the \
-         role was created for this principal with pgaadauth_create_principal, that the user \
-         name matches it exactly, and that the token's audience is the server's cloud"
+        "it is not valid for the host name {host}; connect with the name on the server's \
+         certificate (for Azure, <server>.postgres.database.azure.com), not an IP address or \
+         an alias"
     )
 }
 
-/// The message for a server certificate that is not trusted.
-#[must_use]
-pub fn untrusted_certificate(host: &str, problem: &str) -> String {
-    format!("TLS: the certificate of {host} is not trusted: {problem}")
+/// An expired certificate.
+pub(crate) fn expired() -> &'static str {
+    "it has expired, or this machine's clock is wrong; renew the server certificate or check \
+     the clock"
+}
+
+/// What to check after the server rejected a login, from its message (Azure's
+/// own texts first) and whether a token was sent.
+pub(crate) fn rejection(server_message: &str, token: bool, target: &str) -> String {
+    let message = server_message.to_ascii_lowercase();
+    if !token {
+        return "the settings carry their own user and password (a static login, no Entra \
+                token); check them"
+            .to_owned();
+    }
+    let advice = if message.contains("access token has expired") {
+        "the token had expired when the server checked it; check this machine's clock \
+         (entra-pg refreshes tokens ahead of expiry)"
+    } else if message.contains("valid audience") {
+        "the token is for another audience; set the server's cloud (EntraAuthBuilder::cloud or \
+         ::host) or, for a private audience, EntraAuthBuilder::scope"
+    } else if message.contains("service principals cannot generate") {
+        "the role does not match this service principal; create the role with \
+         pgaadauth_create_principal_with_oid('<name>', '<object id>', 'service', false, false) \
+         and log in with exactly that name"
+    } else if message.contains("could not validate aad user") {
+        "the user name is not a principal of the server's tenant; log in with the principal's \
+         exact name (its UPN, identity name or group name)"
+    } else {
+        "check that a role exists for this principal (created with pgaadauth_create_principal \
+         or pgaadauth_create_principal_with_oid), that the user name matches it exactly, and \
+         that the token's audience is the server's cloud"
+    };
+    if target.ends_with(":6432") {
+        format!(
+            "{advice}; port 6432 is usually PgBouncer: a self-hosted PgBouncer limits passwords \
+             to 2048 bytes and cuts longer tokens (Azure's built-in PgBouncer takes them); try \
+             the server's own port 5432"
+        )
+    } else {
+        advice.to_owned()
+    }
 }

@@ -1,4 +1,4 @@
-//! [`EntraAuth`], the handle every driver crate asks for a login, and its builder.
+//! [`EntraAuth`], the handle every driver crate asks for a login.
 
 use std::{
     fmt,
@@ -8,27 +8,31 @@ use std::{
 
 use azure_core::credentials::TokenCredential;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 use crate::{
-    Cloud, ConnInfo, Error,
-    cache::{Lookup, State, wait, wait_blocking},
-    clock::{Clock, SystemClock},
+    Cloud, Destination, EntraAuthBuilder, Error, Login, Target,
+    cache::{Lookup, State},
+    clock::{Clock, Jitter},
+    login::Token,
+    policy::HostPolicy,
+    target,
+    wait::{bounded, bounded_blocking},
 };
 
-/// Default time allowed for one token request, management-scope lookup included.
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Default refresh-ahead window: a token is refreshed when less than
-/// min(this, half its lifetime) remains.
-pub const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(5 * 60);
-
-/// Entra login for PostgreSQL: gives the user name and a fresh access token for each
-/// new connection, from a cache shared by all clones.
+/// Entra login for PostgreSQL: checks where connections go, and gives the user
+/// name and a fresh access token for each new connection, from a cache shared by
+/// all clones.
 ///
-/// Build one per server (scope) and credential, and share it with every pool and
+/// Build one per credential (and cloud), and share it with every pool and
 /// connection; clones are cheap and share the cache. Tokens are requested on first
 /// use, never at construction, and refreshed ahead of expiry while connections keep
 /// being served the still-valid token. Concurrent callers share one request.
+///
+/// A token is handed out only for a [`Target`] this `EntraAuth` checked: hosts
+/// under the cloud's Azure Database for PostgreSQL domain, or allowed with
+/// [`EntraAuthBuilder::allow_host`], reached over verified TLS. Driver crates do
+/// this for you; see the crate documentation for the full contract.
 #[derive(Clone)]
 pub struct EntraAuth {
     pub(crate) inner: Arc<Inner>,
@@ -37,13 +41,20 @@ pub struct EntraAuth {
 pub(crate) struct Inner {
     pub(crate) credential: Arc<dyn TokenCredential>,
     pub(crate) scope: String,
+    pub(crate) cloud: Cloud,
     pub(crate) management_scope: &'static str,
-    /// The PostgreSQL user: set at build when explicit, else after the first token.
-    pub(crate) user: OnceLock<Arc<str>>,
+    /// The user given to the builder, if any.
+    pub(crate) explicit_user: Option<Arc<str>>,
+    /// The user derived from the claims, once known.
+    pub(crate) derived_user: OnceLock<Arc<str>>,
+    pub(crate) policy: HostPolicy,
     pub(crate) refresh_ahead: time::Duration,
     pub(crate) fetch_timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) jitter: Jitter,
     pub(crate) state: Mutex<State>,
+    /// Bumped after every new token, for adapters that keep one in driver settings.
+    pub(crate) changes: watch::Sender<u64>,
 }
 
 impl Inner {
@@ -53,7 +64,8 @@ impl Inner {
 }
 
 impl EntraAuth {
-    /// Entra login with the defaults: public cloud, user from the token claims.
+    /// Entra login with the defaults: public cloud, default host policy
+    /// (`*.postgres.database.azure.com`), user from the token claims.
     #[must_use]
     pub fn new(credential: Arc<dyn TokenCredential>) -> Self {
         Self::builder(credential)
@@ -61,36 +73,48 @@ impl EntraAuth {
             .unwrap_or_else(|_| unreachable!("the default configuration is valid"))
     }
 
-    /// A builder to set the user, cloud, scope, refresh window, timeout or clock.
+    /// A builder to set the user, cloud, allowed hosts, refresh window, timeout or
+    /// clock.
     pub fn builder(credential: Arc<dyn TokenCredential>) -> EntraAuthBuilder {
-        EntraAuthBuilder {
-            credential,
-            user: None,
-            scope: None,
-            cloud: Cloud::Public,
-            refresh_ahead: DEFAULT_REFRESH_AHEAD,
-            fetch_timeout: DEFAULT_FETCH_TIMEOUT,
-            clock: Arc::new(SystemClock),
-        }
+        EntraAuthBuilder::new(credential)
     }
 
-    /// The user and token for a new connection.
+    /// Applies the security contract to a connection's [`Destination`]: the
+    /// transport rule, static-login detection and the host policy. Done once per
+    /// set of connection settings (driver crates do it when a connector is built).
+    ///
+    /// # Errors
+    /// [`Error::InsecureTransport`] for a Unix socket, no host, `hostaddr` without
+    /// a host name, or an `sslmode` that does not verify the server fully (unless
+    /// the destination opts out); [`Error::HostNotAllowed`] for a host outside the
+    /// policy.
+    pub fn target(&self, destination: Destination) -> Result<Target, Error> {
+        target::check(self, destination)
+    }
+
+    /// The user and token for one new connection to `target`.
     ///
     /// Returns at once while the cached token is fresh; while it is in its refresh
     /// window, returns it and starts one background refresh. With no usable token,
-    /// waits for the one shared request. Dropping the future does not cancel that
-    /// request for other callers.
+    /// waits for the one shared request (at most the fetch timeout and a little
+    /// grace). Right after a failed request, callers get its error at once until
+    /// the back-off has passed, instead of asking again. Dropping the future does
+    /// not cancel the request for other callers.
     ///
     /// # Errors
-    /// When no usable token is cached and the request fails or times out.
-    pub async fn conninfo(&self) -> Result<ConnInfo, Error> {
-        match self.inner.lookup(false)? {
-            Lookup::Ready(info) => Ok(info),
-            Lookup::Wait(waiter) => wait(waiter).await,
-        }
+    /// When no usable token can be had, the user cannot be derived, or `target`
+    /// was checked by another `EntraAuth` with a policy that refuses its hosts.
+    pub async fn login(&self, target: &Target) -> Result<Login, Error> {
+        self.admit(target)?;
+        let token = match self.inner.lookup(false) {
+            Lookup::Ready(token) => token,
+            Lookup::Wait(inflight) => bounded(&self.inner, inflight).await?,
+            Lookup::Failed(error) => return Err(error),
+        };
+        self.finish_login(target, token).await
     }
 
-    /// [`conninfo`](Self::conninfo) for synchronous drivers: blocks the calling thread
+    /// [`login`](Self::login) for synchronous drivers: blocks the calling thread
     /// only when it has to wait for a token.
     ///
     /// Works on plain threads and on threads of a Tokio runtime that may block (for
@@ -99,45 +123,97 @@ impl EntraAuth {
     /// runtime". Do not call it on an async executor's worker thread.
     ///
     /// # Errors
-    /// As [`conninfo`](Self::conninfo).
-    pub fn conninfo_blocking(&self) -> Result<ConnInfo, Error> {
-        match self.inner.lookup(false)? {
-            Lookup::Ready(info) => Ok(info),
-            Lookup::Wait(waiter) => wait_blocking(waiter),
-        }
+    /// As [`login`](Self::login).
+    pub fn login_blocking(&self, target: &Target) -> Result<Login, Error> {
+        self.admit(target)?;
+        let token = match self.inner.lookup(false) {
+            Lookup::Ready(token) => token,
+            Lookup::Wait(inflight) => bounded_blocking(&self.inner, inflight)?,
+            Lookup::Failed(error) => return Err(error),
+        };
+        let user = match self.inner.user_for(target) {
+            Some(user) => user,
+            None => futures::executor::block_on(self.inner.derive_user(&token))?,
+        };
+        Ok(Login::new(user, token))
     }
 
     /// Requests a new token now, or joins the request already under way, ignoring
-    /// freshness and back-off. Returns the request's result.
+    /// freshness and back-off, and returns a login with it.
     ///
     /// # Errors
-    /// When the request fails or times out.
-    pub async fn refresh(&self) -> Result<ConnInfo, Error> {
-        match self.inner.lookup(true)? {
-            Lookup::Ready(info) => Ok(info),
-            Lookup::Wait(waiter) => wait(waiter).await,
-        }
+    /// As [`login`](Self::login).
+    pub async fn refresh(&self, target: &Target) -> Result<Login, Error> {
+        self.admit(target)?;
+        let token = match self.inner.lookup(true) {
+            Lookup::Ready(token) => token,
+            Lookup::Wait(inflight) => bounded(&self.inner, inflight).await?,
+            Lookup::Failed(error) => return Err(error),
+        };
+        self.finish_login(target, token).await
     }
 
-    /// Waits for the token request under way, if any, and returns its result;
-    /// `None` when no request is under way. Starts nothing. Useful after
-    /// [`conninfo`](Self::conninfo) started a background refresh, to observe its outcome.
-    pub async fn wait_for_refresh(&self) -> Option<Result<ConnInfo, Error>> {
-        let waiter = self.inner.lock().inflight_waiter()?;
-        Some(wait(waiter).await)
+    /// Tells the cache the server rejected `login`'s token. If that token is still
+    /// the cached one, it is dropped and a new one requested, at most once per
+    /// token and no more often than a back-off (1 s doubling to 30 s) allows.
+    /// Returns whether it was dropped: then connecting once more with a new login
+    /// may succeed; otherwise report the rejection.
+    pub fn invalidate(&self, login: &Login) -> bool {
+        self.inner.invalidate(login.token())
     }
 
-    /// The PostgreSQL user, once known: the explicit user, or the one derived from
-    /// the first token.
+    /// Waits for the token request under way, if any, and returns the new token's
+    /// expiry; `None` when no request is under way. Starts nothing. Useful after
+    /// [`login`](Self::login) started a background refresh, to observe its outcome.
+    pub async fn wait_for_refresh(&self) -> Option<Result<OffsetDateTime, Error>> {
+        let inflight = self.inner.lock().token.under_way()?;
+        Some(
+            bounded(&self.inner, inflight)
+                .await
+                .map(|token| token.expires_on()),
+        )
+    }
+
+    /// A watch that fires after every new token, for adapters that keep a token
+    /// in a driver's settings (the sqlx pool refresher) instead of asking for one
+    /// per connection. It does not keep the `EntraAuth` alive.
+    #[must_use]
+    pub fn token_changes(&self) -> TokenChanges {
+        TokenChanges(self.inner.changes.subscribe())
+    }
+
+    /// The PostgreSQL user, once known: the builder's user, or the one derived
+    /// from the first token that needed it. (A user in the connection settings
+    /// wins for that connection.)
     #[must_use]
     pub fn user(&self) -> Option<&str> {
-        self.inner.user.get().map(|user| &**user)
+        self.inner.known_user().map(|user| &**user)
     }
 
     /// The token scope this login asks for.
     #[must_use]
     pub fn scope(&self) -> &str {
         &self.inner.scope
+    }
+
+    /// The cloud: it sets the scopes and the host policy's default domain.
+    #[must_use]
+    pub fn cloud(&self) -> Cloud {
+        self.inner.cloud
+    }
+
+    /// The hosts a token may go to, for messages (`*.postgres.database.azure.com,
+    /// localhost`).
+    #[must_use]
+    pub fn allowed_hosts(&self) -> String {
+        self.inner.policy.describe()
+    }
+
+    /// Whether the host policy lets a token go to `host` (a host name, an IP
+    /// address or a socket path).
+    #[must_use]
+    pub fn permits_host(&self, host: &str) -> bool {
+        self.inner.policy.permits(host)
     }
 
     /// The current time on this login's clock (the system clock unless
@@ -153,15 +229,61 @@ impl EntraAuth {
     pub fn status(&self) -> CacheStatus {
         self.inner.status()
     }
+
+    pub(crate) fn policy(&self) -> &HostPolicy {
+        &self.inner.policy
+    }
+
+    /// Identifies the cache for [`Target`]s it checked.
+    pub(crate) fn id(&self) -> usize {
+        Arc::as_ptr(&self.inner).addr()
+    }
+
+    /// Checks a target made by another `EntraAuth` against this one's policy.
+    fn admit(&self, target: &Target) -> Result<(), Error> {
+        if target.is_static_login() {
+            return Err(Error::invalid(
+                "the connection settings are a static login (user and password); no token is \
+                 needed or given for them",
+            ));
+        }
+        if !target.checked_by(self) {
+            for host in target.hosts() {
+                target::check_host(self, host, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_login(&self, target: &Target, token: Arc<Token>) -> Result<Login, Error> {
+        let user = match self.inner.user_for(target) {
+            Some(user) => user,
+            None => self.inner.derive_user(&token).await?,
+        };
+        Ok(Login::new(user, token))
+    }
 }
 
 impl fmt::Debug for EntraAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EntraAuth")
             .field("scope", &self.inner.scope)
+            .field("allowed_hosts", &self.allowed_hosts())
             .field("user", &self.user())
             .field("status", &self.status())
             .finish_non_exhaustive()
+    }
+}
+
+/// Fires after every new token of an [`EntraAuth`]. Get one from
+/// [`EntraAuth::token_changes`].
+#[derive(Debug, Clone)]
+pub struct TokenChanges(watch::Receiver<u64>);
+
+impl TokenChanges {
+    /// Waits until a new token arrives; `false` once the `EntraAuth` is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.0.changed().await.is_ok()
     }
 }
 
@@ -177,135 +299,11 @@ pub struct CacheStatus {
     pub refreshing: bool,
     /// Failed requests since the last success.
     pub consecutive_failures: u32,
-    /// Before this time a failed refresh is not retried while the cached token is valid.
+    /// Before this time a failed request is not retried (callers get the last
+    /// error at once).
     pub next_attempt: Option<OffsetDateTime>,
     /// The error of the last failed request since the last success.
     pub last_error: Option<Error>,
-}
-
-/// Builds an [`EntraAuth`]. Get one from [`EntraAuth::builder`].
-#[must_use]
-pub struct EntraAuthBuilder {
-    credential: Arc<dyn TokenCredential>,
-    user: Option<String>,
-    scope: Option<String>,
-    cloud: Cloud,
-    refresh_ahead: Duration,
-    fetch_timeout: Duration,
-    clock: Arc<dyn Clock>,
-}
-
-impl EntraAuthBuilder {
-    /// Logs in as this PostgreSQL user instead of reading it from the token claims
-    /// (no claim lookup, no management-scope token). Use it for group roles, or when
-    /// the role name differs from the principal's name.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// The cloud of the server; sets the database and management scopes.
-    /// Defaults to [`Cloud::Public`].
-    pub fn cloud(mut self, cloud: Cloud) -> Self {
-        self.cloud = cloud;
-        self
-    }
-
-    /// Picks the cloud from the server's host name (see [`Cloud::from_host`]); a host
-    /// that is not an Azure server name (`localhost`, an IP, a custom DNS alias)
-    /// leaves the cloud as it was.
-    pub fn host(mut self, host: &str) -> Self {
-        if let Some(cloud) = Cloud::from_host(host) {
-            self.cloud = cloud;
-        }
-        self
-    }
-
-    /// Overrides the database token scope (for example a private audience). The
-    /// management scope still follows [`cloud`](Self::cloud).
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// Refresh a token when less than this remains (capped at half the token's
-    /// lifetime, so short-lived tokens are still cached). Default 5 minutes.
-    pub fn refresh_ahead(mut self, window: Duration) -> Self {
-        self.refresh_ahead = window;
-        self
-    }
-
-    /// Longest time one token request may take, management-scope lookup included.
-    /// Default 30 seconds. Credentials retry failed requests internally; this bounds
-    /// how long a connect can wait on them.
-    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
-        self
-    }
-
-    /// The clock the cache compares expiry with. Tests inject a
-    /// [`ManualClock`](crate::clock::ManualClock); the default is the system clock.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Checks the settings and builds the [`EntraAuth`]. Requests no token.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for an empty user or scope, a scope containing
-    /// whitespace, or a zero fetch timeout.
-    pub fn build(self) -> Result<EntraAuth, Error> {
-        let invalid = |reason: &str| Error::InvalidConfig {
-            reason: reason.to_owned(),
-        };
-        let scope = self
-            .scope
-            .unwrap_or_else(|| self.cloud.database_scope().to_owned());
-        if scope.is_empty() || scope.contains(char::is_whitespace) {
-            return Err(invalid(
-                "the token scope must be one non-empty scope without spaces, such as \
-                 https://ossrdbms-aad.database.windows.net/.default",
-            ));
-        }
-        if self.user.as_deref() == Some("") {
-            return Err(invalid(
-                "the PostgreSQL user is empty; leave it unset to derive it from the token",
-            ));
-        }
-        if self.fetch_timeout.is_zero() {
-            return Err(invalid("fetch_timeout must be greater than zero"));
-        }
-        let refresh_ahead = time::Duration::try_from(self.refresh_ahead)
-            .map_err(|_| invalid("refresh_ahead is too large"))?;
-        let user = OnceLock::new();
-        if let Some(explicit) = self.user {
-            let _ = user.set(Arc::from(explicit));
-        }
-        Ok(EntraAuth {
-            inner: Arc::new(Inner {
-                credential: self.credential,
-                scope,
-                management_scope: self.cloud.management_scope(),
-                user,
-                refresh_ahead,
-                fetch_timeout: self.fetch_timeout,
-                clock: self.clock,
-                state: Mutex::default(),
-            }),
-        })
-    }
-}
-
-impl fmt::Debug for EntraAuthBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraAuthBuilder")
-            .field("user", &self.user)
-            .field("scope", &self.scope)
-            .field("cloud", &self.cloud)
-            .field("refresh_ahead", &self.refresh_ahead)
-            .field("fetch_timeout", &self.fetch_timeout)
-            .field("clock", &self.clock)
-            .finish_non_exhaustive()
-    }
+    /// The builder's or the derived user, once known.
+    pub user: Option<String>,
 }

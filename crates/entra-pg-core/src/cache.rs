@@ -1,222 +1,450 @@
-//! The token cache: one shared request at a time, refresh ahead of expiry, back-off
-//! after failures while the cached token is still valid.
+//! The token cache: one shared request at a time, refresh ahead of expiry (with
+//! jitter), back-off after failures with or without a valid token, and at most one
+//! forced refresh per token the server rejected.
+//!
+//! Nothing here runs code of others while the state lock is held: log events are
+//! collected under the lock and emitted after it is released.
 
 use std::{panic::AssertUnwindSafe, sync::Arc};
 
 use futures::FutureExt as _;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
-use crate::{CacheStatus, ConnInfo, Error, auth::Inner, runtime};
+use crate::{
+    CacheStatus, Error,
+    auth::Inner,
+    login::Token,
+    runtime::{self, TokenRuntime},
+};
 
 /// A token is not handed out when it expires sooner than this (or a quarter of its
 /// lifetime, if shorter): the connection would likely authenticate too late.
 const EXPIRY_MARGIN: Duration = Duration::seconds(5);
-/// First and longest wait before retrying a failed refresh while a token is valid.
+/// Back-off after transient failures: 1 s doubling up to 30 s.
 const BACKOFF_START: Duration = Duration::seconds(1);
 const BACKOFF_MAX: Duration = Duration::seconds(30);
+/// Back-off after permanent failures (the configuration must change): 30 s
+/// doubling up to 5 minutes. Also the cap on an endpoint's `Retry-After`.
+const PERMANENT_START: Duration = Duration::seconds(30);
+const PERMANENT_MAX: Duration = Duration::seconds(300);
+/// Forced refreshes after rejected logins: 1 s doubling up to 30 s apart.
+const FORCED_MAX: Duration = Duration::seconds(30);
 
-type Outcome = Option<Result<ConnInfo, Error>>;
+type Outcome<T> = Option<Result<T, Error>>;
 
-/// Receives the result of the request under way.
-pub(crate) type Waiter = watch::Receiver<Outcome>;
+/// One request under way, shared by every caller waiting for it.
+pub(crate) struct Inflight<T> {
+    receiver: watch::Receiver<Outcome<T>>,
+    id: u64,
+    pid: u32,
+    generation: u64,
+}
 
+impl<T> Clone for Inflight<T> {
+    fn clone(&self) -> Self {
+        Self {
+            receiver: self.receiver.clone(),
+            id: self.id,
+            pid: self.pid,
+            generation: self.generation,
+        }
+    }
+}
+
+impl<T: Clone> Inflight<T> {
+    /// Waits for the request's result, or `None` when its task ended without one.
+    pub(crate) async fn result(mut self) -> Option<Result<T, Error>> {
+        self.receiver
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|outcome| outcome.clone())
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether the request can no longer report: its task is gone, or it belongs
+    /// to the process this one was forked from.
+    fn is_lost(&self) -> bool {
+        self.pid != std::process::id() || self.receiver.has_changed().is_err()
+    }
+}
+
+/// The single-flight and back-off bookkeeping of one kind of request.
+pub(crate) struct Flight<T> {
+    inflight: Option<Inflight<T>>,
+    pub(crate) failures: u32,
+    pub(crate) retry_at: Option<OffsetDateTime>,
+    pub(crate) last_error: Option<Error>,
+}
+
+impl<T> Default for Flight<T> {
+    fn default() -> Self {
+        Self {
+            inflight: None,
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Flight<T> {
+    /// The request under way, forgetting one that can no longer report.
+    pub(crate) fn under_way(&mut self) -> Option<Inflight<T>> {
+        if self.inflight.as_ref().is_some_and(Inflight::is_lost) {
+            self.inflight = None;
+        }
+        self.inflight.clone()
+    }
+
+    fn backing_off(&self, now: OffsetDateTime) -> bool {
+        self.retry_at.is_some_and(|at| now < at)
+    }
+
+    /// Starts `request` on the token runtime; its result is reported to `done`
+    /// (which updates the cache) before waiters see it.
+    pub(crate) fn start<F>(
+        &mut self,
+        id: u64,
+        request: F,
+        done: impl FnOnce(&Result<T, Error>) + Send + 'static,
+    ) -> Result<Inflight<T>, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let TokenRuntime { handle, generation } = runtime::current()?;
+        let (sender, receiver) = watch::channel(None);
+        let inflight = Inflight {
+            receiver,
+            id,
+            pid: std::process::id(),
+            generation,
+        };
+        self.inflight = Some(inflight.clone());
+        handle.spawn(async move {
+            let result = request.await;
+            done(&result);
+            // Nobody may be waiting any more; the cache is updated either way.
+            let _ = sender.send(Some(result));
+        });
+        Ok(inflight)
+    }
+
+    /// Clears the request `id` if it is the one under way.
+    pub(crate) fn finish(&mut self, id: u64) {
+        if self.inflight.as_ref().is_some_and(|inflight| inflight.id == id) {
+            self.inflight = None;
+        }
+    }
+
+    /// Records a failure; returns how long until the next attempt.
+    pub(crate) fn failed(&mut self, err: &Error, now: OffsetDateTime) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let wait = backoff(self.failures, err);
+        self.retry_at = Some(now + wait);
+        self.last_error = Some(err.clone());
+        wait
+    }
+
+    pub(crate) fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+        self.last_error = None;
+    }
+}
+
+/// How long to wait after the n-th consecutive failure: 1 s doubling to 30 s, or
+/// 30 s doubling to 5 minutes for permanent errors, and never less than the
+/// endpoint's `Retry-After` (capped at 5 minutes).
+pub(crate) fn backoff(failures: u32, err: &Error) -> Duration {
+    let (start, max) = if err.is_permanent() {
+        (PERMANENT_START, PERMANENT_MAX)
+    } else {
+        (BACKOFF_START, BACKOFF_MAX)
+    };
+    let doublings = failures.saturating_sub(1).min(16);
+    let wait = (start * 2_i32.pow(doublings.min(9))).min(max);
+    let asked = err
+        .retry_after()
+        .and_then(|after| Duration::try_from(after).ok())
+        .map_or(Duration::ZERO, |after| after.min(PERMANENT_MAX));
+    wait.max(asked)
+}
+
+/// The cached token and what is known about the requests for it.
 #[derive(Default)]
 pub(crate) struct State {
     current: Option<Entry>,
-    inflight: Option<Waiter>,
-    failures: u32,
-    retry_at: Option<OffsetDateTime>,
-    last_error: Option<Error>,
+    pub(crate) token: Flight<Arc<Token>>,
+    /// Consecutive forced refreshes, and when the next one may happen.
+    forced: u32,
+    forced_not_before: Option<OffsetDateTime>,
+    next_id: u64,
+    /// The management-scope request that names the user, if one is needed.
+    pub(crate) derive: Flight<Arc<str>>,
 }
 
 impl State {
-    /// The waiter of the request under way, if any.
-    pub(crate) fn inflight_waiter(&self) -> Option<Waiter> {
-        self.inflight.clone()
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
     }
 }
 
 struct Entry {
-    info: ConnInfo,
+    token: Arc<Token>,
     refresh_at: OffsetDateTime,
     usable_until: OffsetDateTime,
 }
 
+/// What a lookup found.
 pub(crate) enum Lookup {
-    Ready(ConnInfo),
-    Wait(Waiter),
+    /// A usable token.
+    Ready(Arc<Token>),
+    /// No usable token: the request that will bring one.
+    Wait(Inflight<Arc<Token>>),
+    /// No usable token, and the last request failed moments ago (back-off).
+    Failed(Error),
+}
+
+/// What to log once the state lock is released.
+enum Event {
+    Got {
+        expires_on: OffsetDateTime,
+        refresh_at: OffsetDateTime,
+    },
+    StillServing {
+        error: Error,
+        valid_until: OffsetDateTime,
+        retry_in: Duration,
+    },
+    NoToken {
+        error: Error,
+        failures: u32,
+        retry_in: Duration,
+    },
+}
+
+impl Event {
+    fn emit(self) {
+        match self {
+            Self::Got {
+                expires_on,
+                refresh_at,
+            } => info!(%expires_on, %refresh_at, "entra-pg: got an Entra token"),
+            Self::StillServing {
+                error,
+                valid_until,
+                retry_in,
+            } => warn!(
+                error = %error,
+                %valid_until,
+                %retry_in,
+                "entra-pg: token refresh failed; still serving the cached token"
+            ),
+            Self::NoToken {
+                error,
+                failures,
+                retry_in,
+            } => warn!(
+                error = %error,
+                failures,
+                %retry_in,
+                permanent = error.is_permanent(),
+                "entra-pg: token request failed and no valid token is cached"
+            ),
+        }
+    }
 }
 
 impl Inner {
-    /// Serves the cached token, or the waiter of the request that will bring one.
-    /// `force` skips the cached token and the back-off.
-    pub(crate) fn lookup(self: &Arc<Self>, force: bool) -> Result<Lookup, Error> {
+    /// Serves the cached token, or the request that will bring one. `force` skips
+    /// the cached token and the back-off.
+    pub(crate) fn lookup(self: &Arc<Self>, force: bool) -> Lookup {
         let now = self.clock.now();
         let mut state = self.lock();
-        if state
-            .inflight
-            .as_ref()
-            .is_some_and(|waiter| waiter.has_changed().is_err())
-        {
-            // The request's task ended without reporting (it panicked): forget it.
-            state.inflight = None;
-        }
+        let under_way = state.token.under_way();
         if !force && let Some(entry) = &state.current {
-            let info = entry.info.clone();
+            let token = Arc::clone(&entry.token);
             if now < entry.refresh_at {
-                return Ok(Lookup::Ready(info));
+                return Lookup::Ready(token);
             }
             if now < entry.usable_until {
-                let backing_off = state.retry_at.is_some_and(|at| now < at);
-                if state.inflight.is_none() && !backing_off {
+                if under_way.is_none() && !state.token.backing_off(now) {
                     // A failure here only means no refresh starts now; serve the token.
-                    let _ = self.start_request(&mut state);
+                    let _ = self.start_request(&mut state, false);
                 }
-                return Ok(Lookup::Ready(info));
+                return Lookup::Ready(token);
             }
         }
-        let waiter = match &state.inflight {
-            Some(waiter) => waiter.clone(),
-            None => self.start_request(&mut state)?,
-        };
-        Ok(Lookup::Wait(waiter))
+        if let Some(inflight) = under_way {
+            return Lookup::Wait(inflight);
+        }
+        if !force
+            && state.token.backing_off(now)
+            && let Some(error) = &state.token.last_error
+        {
+            return Lookup::Failed(error.clone());
+        }
+        match self.start_request(&mut state, false) {
+            Ok(inflight) => Lookup::Wait(inflight),
+            Err(error) => Lookup::Failed(error),
+        }
     }
 
-    fn start_request(self: &Arc<Self>, state: &mut State) -> Result<Waiter, Error> {
-        let handle = runtime::handle()?;
-        let (sender, waiter) = watch::channel(None);
-        state.inflight = Some(waiter.clone());
+    fn start_request(
+        self: &Arc<Self>,
+        state: &mut State,
+        forced: bool,
+    ) -> Result<Inflight<Arc<Token>>, Error> {
+        let id = state.next_id();
         let inner = Arc::clone(self);
-        handle.spawn(async move {
+        let request = async move {
+            debug!(scope = %inner.scope, "entra-pg: requesting an Entra token");
             // A panicking credential must not leave the request "under way" forever.
-            let result = AssertUnwindSafe(inner.fetch())
+            AssertUnwindSafe(inner.fetch_token())
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err(task_lost()));
-            let result = result.and_then(|info| inner.usable(info));
-            inner.complete(&result);
-            // Nobody may be waiting any more; the cache is updated either way.
-            let _ = sender.send(Some(result));
-        });
-        Ok(waiter)
+                .unwrap_or_else(|_| {
+                    Err(Error::CredentialPanicked {
+                        scope: inner.scope.clone(),
+                    })
+                })
+                .and_then(|token| inner.check_expiry(token))
+        };
+        let inner = Arc::clone(self);
+        state.token.start(id, request, move |result| {
+            inner.complete(id, forced, result);
+        })
     }
 
-    /// Records a request's result in the cache.
-    fn complete(&self, result: &Result<ConnInfo, Error>) {
+    /// Records a request's result in the cache, then logs it.
+    fn complete(&self, id: u64, forced: bool, result: &Result<Arc<Token>, Error>) {
         let now = self.clock.now();
-        let mut state = self.lock();
-        state.inflight = None;
-        match result {
-            Ok(info) => {
-                let expires_on = info.expires_on();
-                let lifetime = expires_on - now;
-                let window = self.refresh_ahead.min(lifetime / 2).max(Duration::ZERO);
-                let margin = EXPIRY_MARGIN.min(lifetime / 4).max(Duration::ZERO);
-                let usable_until = expires_on - margin;
-                // A refresh window shorter than the margin still refreshes in time.
-                let refresh_at = (expires_on - window).min(usable_until);
-                info!(
-                    user = info.user(),
-                    %expires_on,
-                    %refresh_at,
-                    "entra-pg: got an Entra token"
-                );
-                state.current = Some(Entry {
-                    info: info.clone(),
-                    refresh_at,
-                    usable_until,
-                });
-                state.failures = 0;
-                state.retry_at = None;
-                state.last_error = None;
-            }
-            Err(err) => {
-                state.failures = state.failures.saturating_add(1);
-                let backoff = backoff(state.failures);
-                state.retry_at = Some(now + backoff);
-                state.last_error = Some(err.clone());
-                match state
-                    .current
-                    .as_ref()
-                    .filter(|entry| now < entry.usable_until)
-                {
-                    Some(entry) => warn!(
-                        error = %err,
-                        user = entry.info.user(),
-                        valid_until = %entry.info.expires_on(),
-                        retry_in = %backoff,
-                        "entra-pg: token refresh failed; still serving the cached token"
-                    ),
-                    None => warn!(
-                        error = %err,
-                        failures = state.failures,
-                        "entra-pg: token request failed and no valid token is cached"
-                    ),
+        let event = {
+            let mut state = self.lock();
+            state.token.finish(id);
+            match result {
+                Ok(token) => {
+                    let expires_on = token.expires_on();
+                    let lifetime = expires_on - now;
+                    let window = self.refresh_ahead.min(lifetime / 2).max(Duration::ZERO);
+                    let window = window + window * self.jitter.extra();
+                    let margin = EXPIRY_MARGIN.min(lifetime / 4).max(Duration::ZERO);
+                    let usable_until = expires_on - margin;
+                    // A refresh window shorter than the margin still refreshes in time.
+                    let refresh_at = (expires_on - window).min(usable_until).max(now);
+                    state.current = Some(Entry {
+                        token: Arc::clone(token),
+                        refresh_at,
+                        usable_until,
+                    });
+                    state.token.succeeded();
+                    if !forced {
+                        state.forced = 0;
+                    }
+                    Event::Got {
+                        expires_on,
+                        refresh_at,
+                    }
+                }
+                Err(error) => {
+                    let retry_in = state.token.failed(error, now);
+                    match state.current.as_ref().filter(|entry| now < entry.usable_until) {
+                        Some(entry) => Event::StillServing {
+                            error: error.clone(),
+                            valid_until: entry.token.expires_on(),
+                            retry_in,
+                        },
+                        None => Event::NoToken {
+                            error: error.clone(),
+                            failures: state.token.failures,
+                            retry_in,
+                        },
+                    }
                 }
             }
+        };
+        if result.is_ok() {
+            self.changes.send_modify(|generation| *generation += 1);
         }
+        event.emit();
     }
 
-    /// Rejects a token that is already too close to expiry to log in with: the
-    /// credential's clock or cache is off, and the server would refuse it.
-    fn usable(&self, info: ConnInfo) -> Result<ConnInfo, Error> {
+    /// Refuses a token that had already expired on arrival: the credential's
+    /// clock or cache is off, and the server would refuse it.
+    fn check_expiry(&self, token: Arc<Token>) -> Result<Arc<Token>, Error> {
         let now = self.clock.now();
-        if info.expires_on() > now {
-            return Ok(info);
+        if token.expires_on() > now {
+            return Ok(token);
         }
-        Err(Error::Credential {
+        Err(Error::TokenExpiredOnArrival {
             scope: self.scope.clone(),
-            source: Arc::new(azure_core::Error::with_message(
-                azure_core::error::ErrorKind::Credential,
-                format!(
-                    "the credential returned a token that expired at {} (now {now}); check \
-                     this machine's clock",
-                    info.expires_on()
-                ),
-            )),
+            expires_on: token.expires_on(),
+            now,
         })
+    }
+
+    /// Drops `token` if it is still the cached one and a forced refresh is allowed
+    /// now (1 s doubling to 30 s apart): the server rejected it.
+    pub(crate) fn invalidate(self: &Arc<Self>, token: &Arc<Token>) -> bool {
+        let now = self.clock.now();
+        let dropped = {
+            let mut state = self.lock();
+            let is_current = state
+                .current
+                .as_ref()
+                .is_some_and(|entry| Arc::ptr_eq(&entry.token, token));
+            let allowed = state.forced_not_before.is_none_or(|at| now >= at);
+            if is_current && allowed {
+                state.current = None;
+                state.forced = state.forced.saturating_add(1);
+                let doublings = (state.forced - 1).min(5);
+                state.forced_not_before =
+                    Some(now + (BACKOFF_START * 2_i32.pow(doublings)).min(FORCED_MAX));
+                if state.token.under_way().is_none() {
+                    let _ = self.start_request(&mut state, true);
+                }
+            }
+            is_current && allowed
+        };
+        if dropped {
+            info!("entra-pg: the server rejected the cached token; requesting a new one");
+        }
+        dropped
+    }
+
+    /// Forgets the request `id` of a thread that stopped answering, and the thread.
+    pub(crate) fn stalled(&self, id: u64, generation: u64) {
+        {
+            let mut state = self.lock();
+            state.token.finish(id);
+            state.derive.finish(id);
+        }
+        runtime::abandon(generation);
+        warn!("entra-pg: the token thread stopped answering; the next request starts a new one");
     }
 
     pub(crate) fn status(&self) -> CacheStatus {
         let state = self.lock();
         CacheStatus {
-            expires_on: state.current.as_ref().map(|entry| entry.info.expires_on()),
+            expires_on: state.current.as_ref().map(|entry| entry.token.expires_on()),
             refresh_at: state.current.as_ref().map(|entry| entry.refresh_at),
-            refreshing: state.inflight.is_some(),
-            consecutive_failures: state.failures,
-            next_attempt: state.retry_at,
-            last_error: state.last_error.clone(),
+            refreshing: state.token.inflight.is_some(),
+            consecutive_failures: state.token.failures,
+            next_attempt: state.token.retry_at,
+            last_error: state.token.last_error.clone(),
+            user: self.known_user().map(|user| user.to_string()),
         }
-    }
-}
-
-/// 1 s, 2 s, 4 s … up to 30 s after the n-th consecutive failure.
-fn backoff(failures: u32) -> Duration {
-    let doublings = failures.saturating_sub(1).min(5);
-    (BACKOFF_START * 2_i32.pow(doublings)).min(BACKOFF_MAX)
-}
-
-/// Waits for the request's result.
-pub(crate) async fn wait(mut waiter: Waiter) -> Result<ConnInfo, Error> {
-    match waiter.wait_for(Option::is_some).await {
-        Ok(outcome) => outcome.clone().unwrap_or_else(|| Err(task_lost())),
-        Err(_) => Err(task_lost()),
-    }
-}
-
-/// Waits for the request's result, blocking this thread. The request runs on the
-/// token runtime's own thread, so blocking here cannot stall it.
-pub(crate) fn wait_blocking(waiter: Waiter) -> Result<ConnInfo, Error> {
-    futures::executor::block_on(wait(waiter))
-}
-
-fn task_lost() -> Error {
-    Error::InvalidConfig {
-        reason: "the token request ended without a result (the credential panicked); \
-                 the next call will try again"
-            .to_owned(),
     }
 }
 
@@ -224,10 +452,38 @@ fn task_lost() -> Error {
 mod tests {
     use super::*;
 
+    fn transient() -> Error {
+        Error::Timeout {
+            scope: "s".into(),
+            after: std::time::Duration::from_secs(1),
+            stalled: false,
+        }
+    }
+
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let secs: Vec<i64> = (1..=8).map(|n| backoff(n).whole_seconds()).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 30, 30, 30]);
-        assert_eq!(backoff(u32::MAX).whole_seconds(), 30);
+        let secs = |err: &Error| -> Vec<i64> {
+            (1..=9).map(|n| backoff(n, err).whole_seconds()).collect()
+        };
+        assert_eq!(secs(&transient()), [1, 2, 4, 8, 16, 30, 30, 30, 30]);
+        assert_eq!(backoff(u32::MAX, &transient()).whole_seconds(), 30);
+        let permanent = Error::invalid("x");
+        assert_eq!(secs(&permanent), [30, 60, 120, 240, 300, 300, 300, 300, 300]);
+    }
+
+    #[test]
+    fn backoff_honours_retry_after_up_to_five_minutes() {
+        let throttled = |secs| Error::Credential {
+            scope: "s".into(),
+            status: Some(429),
+            retry_after: Some(std::time::Duration::from_secs(secs)),
+            source: Arc::new(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "429",
+            )),
+        };
+        assert_eq!(backoff(1, &throttled(60)).whole_seconds(), 60);
+        assert_eq!(backoff(6, &throttled(10)).whole_seconds(), 30);
+        assert_eq!(backoff(1, &throttled(86_400)).whole_seconds(), 300);
     }
 }

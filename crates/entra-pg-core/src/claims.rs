@@ -1,28 +1,38 @@
-//! Reading the PostgreSQL user name from the claims of an Entra access token.
+//! Reading the PostgreSQL user name, and a summary of the principal, from the
+//! claims of an Entra access token.
 //!
 //! The token is only decoded, never verified: the server verifies it. The user
 //! is taken from the first claim that names the principal, in this order:
 //!
-//! 1. `xms_mirid`, only when it is the resource ID of a **user-assigned** managed
-//!    identity (`…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>`),
-//!    giving `<name>`;
+//! 1. `xms_mirid`, the resource ID of a managed identity: the resource's name,
+//!    for user-assigned identities (`…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>`
+//!    gives `<name>`) and system-assigned ones alike (`…/providers/Microsoft.Compute/virtualMachines/my-vm`
+//!    gives `my-vm`; `…/providers/Microsoft.Web/sites/my-app/slots/staging` gives
+//!    `my-app/slots/staging`, child resources kept in Azure's display-name form);
 //! 2. `upn`;
 //! 3. `preferred_username`;
 //! 4. `unique_name`.
 //!
-//! A system-assigned identity's `xms_mirid` (the resource ID of the VM or app) falls
-//! through to the other claims. Empty and non-string claims count as absent; values are used as they are (not trimmed).
-//! Of duplicate claims the last one counts, as in the reference library.
+//! The role of a system-assigned identity is named after its resource (Azure's
+//! managed-identity documentation: a VM's identity is the VM's name, an app's the
+//! app's name, a deployment slot's `<app>/slots/<slot>`). The reference Python
+//! library accepts only user-assigned paths, and through an operator-precedence
+//! bug never falls back to the other claims when `xms_mirid` is another path.
+//! An `xms_mirid` that is not a resource ID falls through to the other claims.
+//! Empty and non-string claims count as absent; values are used as they are (not
+//! trimmed). Of duplicate claims the last one counts, as in the reference library.
+//!
+//! Application (service principal) tokens carry no name: `appid` and `oid` only.
+//! Their role is the application's display name, which must be given explicitly.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::Error;
 
 /// The claims consulted for the user name, in order of preference.
 pub const USER_CLAIMS: [&str; 4] = ["xms_mirid", "upn", "preferred_username", "unique_name"];
-
-const USER_ASSIGNED_PATH: &str = "providers/microsoft.managedidentity/userassignedidentities";
 
 /// The PostgreSQL user named by `token`'s claims, or `Ok(None)` when no claim names
 /// the principal.
@@ -33,37 +43,164 @@ pub fn username_from_token(token: &str) -> Result<Option<String>, Error> {
     Ok(user_and_claim(token)?.map(|(user, _)| user))
 }
 
-/// The name of a user-assigned managed identity from its resource ID (the `xms_mirid`
-/// claim), or `None` for any other resource ID (a system-assigned identity's VM or
-/// app, or a malformed value). Segment names are compared case-insensitively, as
-/// Azure resource IDs are, and must be whole segments (`…/xproviders/…` is not
-/// `…/providers/…`); trailing slashes are ignored. The name keeps its case.
+/// The name of the resource a managed identity's resource ID (the `xms_mirid`
+/// claim) names, as its PostgreSQL role is called: the segments after the last
+/// `/providers/<namespace>/<type>/`, `<name>` or `<name>/<child type>/<child name>…`.
+/// `None` for anything that is not a resource ID (no `providers` segment, empty
+/// segments, a type without a name).
+///
+/// `providers` is compared case-insensitively, as Azure resource IDs are; the
+/// names keep their case; trailing slashes are ignored.
 #[must_use]
-pub fn parse_principal_name(xms_mirid: &str) -> Option<&str> {
+pub fn principal_name(xms_mirid: &str) -> Option<String> {
     let path = xms_mirid.trim_end_matches('/');
-    let (parent, name) = path.rsplit_once('/')?;
-    let split = parent.len().checked_sub(USER_ASSIGNED_PATH.len())?;
-    let (before, tail) = (parent.get(..split)?, parent.get(split..)?);
-    let is_user_assigned = tail.eq_ignore_ascii_case(USER_ASSIGNED_PATH)
-        && (before.is_empty() || before.ends_with('/'));
-    (is_user_assigned && !name.is_empty()).then_some(name)
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return None;
+    }
+    let providers = segments
+        .iter()
+        .rposition(|segment| segment.eq_ignore_ascii_case("providers"))?;
+    // providers <namespace> <type> <name> [<child type> <child name>]…
+    let resource = segments.get(providers + 3..)?;
+    if resource.is_empty() || resource.len() % 2 == 0 {
+        return None;
+    }
+    Some(resource[1..].iter().fold(resource[0].to_owned(), |mut name, part| {
+        name.push('/');
+        name.push_str(part);
+        name
+    }))
 }
 
-/// The user and the name of the claim it came from.
-pub(crate) fn user_and_claim(token: &str) -> Result<Option<(String, &'static str)>, Error> {
+/// What kind of principal a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PrincipalKind {
+    /// A user (a person), named by `upn` or `preferred_username`.
+    User,
+    /// A system-assigned managed identity: its role is its resource's name.
+    SystemAssignedIdentity,
+    /// A user-assigned managed identity: its role is the identity's name.
+    UserAssignedIdentity,
+    /// An application (service principal): its role is the application's display
+    /// name, which no token carries.
+    Application,
+    /// Something else, or not enough claims to tell.
+    #[default]
+    Unknown,
+}
+
+impl PrincipalKind {
+    /// A short description (`user`, `managed identity (system-assigned)` …).
+    #[must_use]
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::SystemAssignedIdentity => "managed identity (system-assigned)",
+            Self::UserAssignedIdentity => "managed identity (user-assigned)",
+            Self::Application => "application (service principal)",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// What a token says about its principal: ids and names only, never the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenInfo {
+    /// The kind of principal.
+    pub kind: PrincipalKind,
+    /// The tenant (`tid`).
+    pub tenant_id: Option<String>,
+    /// The principal's object id (`oid`).
+    pub object_id: Option<String>,
+    /// The application (client) id (`appid`, or `azp` in v2 tokens).
+    pub app_id: Option<String>,
+    /// The audience (`aud`).
+    pub audience: Option<String>,
+    /// The managed identity's resource id (`xms_mirid`).
+    pub resource_id: Option<String>,
+    /// The expiry (`exp`).
+    pub expires_on: Option<OffsetDateTime>,
+    /// The PostgreSQL user the claims name, if any.
+    pub user: Option<String>,
+    /// The claim the user came from.
+    pub user_claim: Option<&'static str>,
+}
+
+/// Reads a token's principal summary (see [`TokenInfo`]).
+///
+/// # Errors
+/// [`Error::TokenDecode`] when `token` is not a JWT with a base64url JSON-object payload.
+pub fn token_info(token: &str) -> Result<TokenInfo, Error> {
     let claims = decode_payload(token)?;
     let text = |name: &str| {
         claims
             .get(name)
             .and_then(Value::as_str)
             .filter(|value| !value.is_empty())
+            .map(str::to_owned)
     };
-    if let Some(name) = text("xms_mirid").and_then(parse_principal_name) {
-        return Ok(Some((name.to_owned(), "xms_mirid")));
+    let (user, user_claim) = match user_in(&claims) {
+        Some((user, claim)) => (Some(user), Some(claim)),
+        None => (None, None),
+    };
+    let resource_id = text("xms_mirid");
+    let is_user_assigned = resource_id
+        .as_deref()
+        .is_some_and(|path| path.to_ascii_lowercase().contains("/microsoft.managedidentity/userassignedidentities/"));
+    let kind = if resource_id.as_deref().and_then(principal_name).is_some() {
+        if is_user_assigned {
+            PrincipalKind::UserAssignedIdentity
+        } else {
+            PrincipalKind::SystemAssignedIdentity
+        }
+    } else if text("idtyp").as_deref() == Some("user") || text("upn").is_some() {
+        PrincipalKind::User
+    } else if text("idtyp").as_deref() == Some("app")
+        || text("appid").is_some()
+        || text("azp").is_some()
+    {
+        PrincipalKind::Application
+    } else {
+        PrincipalKind::Unknown
+    };
+    Ok(TokenInfo {
+        kind,
+        tenant_id: text("tid"),
+        object_id: text("oid"),
+        app_id: text("appid").or_else(|| text("azp")),
+        audience: text("aud"),
+        resource_id,
+        expires_on: claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .and_then(|exp| OffsetDateTime::from_unix_timestamp(exp).ok()),
+        user,
+        user_claim,
+    })
+}
+
+/// The user and the name of the claim it came from.
+pub(crate) fn user_and_claim(token: &str) -> Result<Option<(String, &'static str)>, Error> {
+    Ok(user_in(&decode_payload(token)?))
+}
+
+fn user_in(claims: &Map<String, Value>) -> Option<(String, &'static str)> {
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty())
+    };
+    if let Some(name) = text("xms_mirid").and_then(principal_name) {
+        return Some((name, "xms_mirid"));
     }
-    Ok(USER_CLAIMS[1..]
+    USER_CLAIMS[1..]
         .iter()
-        .find_map(|claim| text(claim).map(|user| (user.to_owned(), *claim))))
+        .find_map(|claim| text(claim).map(|user| (user.to_owned(), *claim)))
 }
 
 /// The JSON object in the middle part of a JWT.
@@ -156,21 +293,22 @@ mod tests {
     }
 
     #[test]
-    fn system_assigned_mirid_falls_through_to_other_claims() {
-        // The reference library returns no user here (operator-precedence bug).
+    fn a_system_assigned_identity_is_named_after_its_resource() {
         let claims = json!({"xms_mirid": SYSTEM, "upn": "u@x"});
         assert_eq!(
             user_and_claim(&jwt(&claims)).unwrap(),
-            Some(("u@x".into(), "upn"))
+            Some(("vm1".into(), "xms_mirid"))
         );
-        let claims = json!({"xms_mirid": SYSTEM, "unique_name": "n@x"});
+        let slot = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/my-app/slots/staging";
+        assert_eq!(
+            username_from_token(&jwt(&json!({ "xms_mirid": slot }))).unwrap().as_deref(),
+            Some("my-app/slots/staging")
+        );
+        // Not a resource ID: the other claims.
+        let claims = json!({"xms_mirid": "/subscriptions/0/resourceGroups/rg", "unique_name": "n@x"});
         assert_eq!(
             username_from_token(&jwt(&claims)).unwrap().as_deref(),
             Some("n@x")
-        );
-        assert_eq!(
-            username_from_token(&jwt(&json!({"xms_mirid": SYSTEM}))).unwrap(),
-            None
         );
     }
 
@@ -186,21 +324,56 @@ mod tests {
 
     #[test]
     fn principal_name_from_mirid() {
-        assert_eq!(parse_principal_name(UAMI), Some("my-app-identity"));
+        let name = |path: &str| principal_name(path);
+        assert_eq!(name(UAMI).as_deref(), Some("my-app-identity"));
         let odd_case = "/subscriptions/0/resourceGroups/rg/PROVIDERS/microsoft.managedidentity/USERASSIGNEDIDENTITIES/Id1/";
-        assert_eq!(parse_principal_name(odd_case), Some("Id1"));
+        assert_eq!(name(odd_case).as_deref(), Some("Id1"));
+        assert_eq!(name(SYSTEM).as_deref(), Some("vm1"));
+        assert_eq!(
+            name("/subscriptions/0/resourcegroups/rg/providers/Microsoft.Web/sites/app/slots/blue//")
+                .as_deref(),
+            Some("app/slots/blue")
+        );
+        // The last `providers` counts (extension resources).
+        assert_eq!(
+            name("/subscriptions/0/providers/Microsoft.Compute/virtualMachines/vm/providers/Microsoft.X/things/t1")
+                .as_deref(),
+            Some("t1")
+        );
         for bad in [
-            SYSTEM,
             "",
             "/",
             "no-slashes",
+            "/subscriptions/0/resourceGroups/rg",
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/",
-            "/providers/Microsoft.ManagedIdentity/userAssignedIdentitiesX/name",
+            "/providers/Microsoft.ManagedIdentity/userAssignedIdentities",
+            "/providers/Microsoft.ManagedIdentity",
+            "/providers",
             "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/name/extra",
             "/rg/xproviders/Microsoft.ManagedIdentity/userAssignedIdentities/name",
+            "/subscriptions//providers/Microsoft.Compute/virtualMachines/vm",
         ] {
-            assert_eq!(parse_principal_name(bad), None, "{bad}");
+            assert_eq!(name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn token_info_tells_the_principal_kind() {
+        let info = token_info(&jwt(&json!({"upn": "u@x", "oid": "o", "tid": "t", "aud": "a", "exp": 1_800_000_000}))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::User);
+        assert_eq!(info.user.as_deref(), Some("u@x"));
+        assert_eq!(info.user_claim, Some("upn"));
+        assert_eq!(info.tenant_id.as_deref(), Some("t"));
+        assert_eq!(info.expires_on.map(OffsetDateTime::unix_timestamp), Some(1_800_000_000));
+        let info = token_info(&jwt(&json!({"xms_mirid": UAMI, "appid": "c"}))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::UserAssignedIdentity);
+        let info = token_info(&jwt(&json!({"xms_mirid": SYSTEM, "appid": "c"}))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::SystemAssignedIdentity);
+        assert_eq!(info.user.as_deref(), Some("vm1"));
+        let info = token_info(&jwt(&json!({"appid": "app", "oid": "obj", "idtyp": "app"}))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::Application);
+        assert_eq!((info.app_id.as_deref(), info.user), (Some("app"), None));
+        assert_eq!(token_info(&jwt(&json!({}))).unwrap().kind, PrincipalKind::Unknown);
     }
 
     #[test]

@@ -63,3 +63,76 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// How far a token's refresh point is moved ahead of the refresh-ahead window, so
+/// that processes started together do not refresh together.
+///
+/// The refresh point is `expires_on - window × (1 + fraction × spread)`, where
+/// `fraction` comes from the jitter's source in `[0, 1)` and `spread` defaults to
+/// 10 %. Tests use [`Jitter::none`] or [`Jitter::fixed`] to stay deterministic.
+#[derive(Clone)]
+pub struct Jitter {
+    spread: f64,
+    source: Arc<dyn Fn() -> f64 + Send + Sync>,
+}
+
+impl Jitter {
+    /// Up to 10 % of the window, from a fast non-cryptographic random source.
+    #[must_use]
+    pub fn random() -> Self {
+        Self {
+            spread: 0.1,
+            source: Arc::new(fastrand::f64),
+        }
+    }
+
+    /// No jitter: the refresh point is exactly `expires_on - window`.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::fixed(0.0)
+    }
+
+    /// Always moves the refresh point by `fraction` (clamped to `[0, 1]`) of the
+    /// spread, for tests.
+    #[must_use]
+    pub fn fixed(fraction: f64) -> Self {
+        let fraction = fraction.clamp(0.0, 1.0);
+        Self {
+            spread: 0.1,
+            source: Arc::new(move || fraction),
+        }
+    }
+
+    /// Draws from `source` (values are clamped to `[0, 1]`).
+    #[must_use]
+    pub fn from_fn(source: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        Self {
+            spread: 0.1,
+            source: Arc::new(source),
+        }
+    }
+
+    /// The extra share of the window for one token, in `[0, spread]`.
+    pub(crate) fn extra(&self) -> f64 {
+        let sample = (self.source)();
+        if sample.is_finite() {
+            sample.clamp(0.0, 1.0) * self.spread
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Default for Jitter {
+    fn default() -> Self {
+        Self::random()
+    }
+}
+
+impl fmt::Debug for Jitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Jitter")
+            .field("spread", &self.spread)
+            .finish_non_exhaustive()
+    }
+}

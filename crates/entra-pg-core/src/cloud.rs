@@ -7,7 +7,8 @@ pub const DATABASE_SCOPE: &str = "https://ossrdbms-aad.database.windows.net/.def
 /// the database token does not name the user.
 pub const MANAGEMENT_SCOPE: &str = "https://management.azure.com/.default";
 
-/// An Azure cloud. Each has its own database and management token audiences.
+/// An Azure cloud. Each has its own database and management token audiences and
+/// its own server domain.
 ///
 /// The credential must sign in to the same cloud (for client-secret and workload
 /// credentials set its authority host, e.g. `AZURE_AUTHORITY_HOST`).
@@ -23,6 +24,16 @@ pub enum Cloud {
     China,
 }
 
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Public => "Azure public cloud",
+            Self::UsGovernment => "Azure US Government",
+            Self::China => "Azure China (21Vianet)",
+        })
+    }
+}
+
 impl Cloud {
     /// The cloud a server host name belongs to, or `None` for hosts that are not
     /// Azure Database for PostgreSQL servers (local servers, IP addresses, custom DNS
@@ -33,7 +44,7 @@ impl Cloud {
         [Self::Public, Self::UsGovernment, Self::China]
             .into_iter()
             .find(|cloud| {
-                host.strip_suffix(cloud.server_suffix())
+                host.strip_suffix(cloud.server_domain())
                     .is_some_and(|name| name.len() > 1 && name.ends_with('.'))
             })
     }
@@ -58,7 +69,10 @@ impl Cloud {
         }
     }
 
-    const fn server_suffix(self) -> &'static str {
+    /// The domain of Azure Database for PostgreSQL servers in this cloud
+    /// (`postgres.database.azure.com` …): the host policy's default.
+    #[must_use]
+    pub const fn server_domain(self) -> &'static str {
         match self {
             Self::Public => "postgres.database.azure.com",
             Self::UsGovernment => "postgres.database.usgovcloudapi.net",

@@ -17,15 +17,37 @@
 //! `WorkloadIdentityCredential`, `ClientSecretCredential` (alias
 //! `EnvironmentCredential`), `ManagedIdentityCredential`, `AzureCliCredential`,
 //! `AzureDeveloperCliCredential`, `DeveloperToolsCredential`.
+//!
+//! The HTTP credentials are built with bounded retries (3 retries within 5
+//! seconds, instead of the SDK's 8 within a minute), so a failing identity
+//! endpoint is reported with its HTTP status well within the default fetch
+//! timeout instead of as a bare timeout.
 
 use std::sync::Arc;
 
-use azure_core::credentials::{Secret, TokenCredential};
-use azure_identity::{
-    AzureCliCredential, AzureDeveloperCliCredential, ClientSecretCredential,
-    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential,
+use azure_core::{
+    credentials::{Secret, TokenCredential},
+    http::{ClientOptions, ExponentialRetryOptions, RetryOptions},
 };
+use azure_identity::{
+    AzureCliCredential, AzureDeveloperCliCredential, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+
+/// The client options of the HTTP credentials: at most 3 retries within 5 s.
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: time::Duration::milliseconds(200),
+            max_retries: 3,
+            max_total_elapsed: time::Duration::seconds(5),
+            max_delay: time::Duration::seconds(2),
+        }),
+        ..ClientOptions::default()
+    }
+}
 
 use crate::Error;
 
@@ -63,6 +85,30 @@ impl CredentialSource {
     /// credential, or names one whose settings are missing.
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env), and which rule chose it (for diagnostics:
+    /// `"AZURE_TOKEN_CREDENTIALS=prod"`, `"IDENTITY_ENDPOINT is set"` …).
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn from_env_with_reason() -> Result<(Self, String), Error> {
+        let lookup = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let source = Self::from_lookup(lookup)?;
+        let reason = if let Some(named) = lookup("AZURE_TOKEN_CREDENTIALS") {
+            format!("AZURE_TOKEN_CREDENTIALS={named}")
+        } else {
+            match &source {
+                Self::WorkloadIdentity => "AZURE_FEDERATED_TOKEN_FILE is set".to_owned(),
+                Self::ClientSecret => {
+                    "AZURE_CLIENT_SECRET, AZURE_CLIENT_ID and AZURE_TENANT_ID are set".to_owned()
+                }
+                Self::ManagedIdentity { .. } => "IDENTITY_ENDPOINT is set".to_owned(),
+                _ => "no service credential is configured in the environment (developer tools)"
+                    .to_owned(),
+            }
+        };
+        Ok((source, reason))
     }
 
     /// Applies the rules to any variable lookup (empty values count as unset).
@@ -133,18 +179,28 @@ impl CredentialSource {
             })
         };
         Ok(match self {
-            Self::WorkloadIdentity => WorkloadIdentityCredential::new(None).map_err(invalid)?,
+            Self::WorkloadIdentity => {
+                WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                    credential_options: ClientAssertionCredentialOptions {
+                        client_options: client_options(),
+                    },
+                    ..Default::default()
+                }))
+                .map_err(invalid)?
+            }
             Self::ClientSecret => ClientSecretCredential::new(
                 &required("AZURE_TENANT_ID")?,
                 required("AZURE_CLIENT_ID")?,
                 Secret::new(required("AZURE_CLIENT_SECRET")?),
-                None,
+                Some(ClientSecretCredentialOptions {
+                    client_options: client_options(),
+                }),
             )
             .map_err(invalid)?,
             Self::ManagedIdentity { client_id } => {
                 ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                    ..Default::default()
+                    client_options: client_options(),
                 }))
                 .map_err(invalid)?
             }

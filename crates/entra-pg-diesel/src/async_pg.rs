@@ -1,5 +1,6 @@
 //! diesel-async: `AsyncPgConnection`s opened through `entra-pg-tokio`'s connector
-//! (verified TLS, current token), and pool managers built on them.
+//! (verified TLS, current token, the same contract), and pool managers built on
+//! them.
 
 use std::{future::Future, pin::Pin};
 
@@ -8,27 +9,27 @@ use diesel_async::{
     AsyncPgConnection,
     pooled_connection::{AsyncDieselConnectionManager, ManagerConfig},
 };
+use entra_pg_core::{ConnectError, EntraAuth};
 use entra_pg_tokio::{
-    EntraConnector,
+    EntraConnector, IntoSettings,
     tokio_postgres::{
         Socket,
         tls::{MakeTlsConnect, TlsConnect},
     },
     tokio_postgres_rustls::MakeRustlsConnect,
 };
-use tracing::warn;
 
-use crate::Error;
+use crate::{DriverError, Error, into_connection_error};
 
 /// The connector of async connections: `entra-pg-tokio`'s
-/// [`EntraConnector`](entra_pg_tokio::EntraConnector) (settings, shared
-/// `EntraAuth`, verified rustls TLS).
+/// [`EntraConnector`](entra_pg_tokio::EntraConnector) (settings checked against
+/// the contract, shared `EntraAuth`, verified rustls TLS).
 pub type AsyncConnector<T = MakeRustlsConnect> = EntraConnector<T>;
 
 /// diesel-async's connection manager for `AsyncPgConnection`, as
 /// [`async_manager`] builds it: a bb8 `ManageConnection` (feature `async-bb8`) and
 /// a deadpool `Manager` (feature `async-deadpool`).
-pub type AsyncManager = AsyncDieselConnectionManager<AsyncPgConnection>;
+pub type AsyncPgConnectionManager = AsyncDieselConnectionManager<AsyncPgConnection>;
 
 /// A bb8 pool of Entra `AsyncPgConnection`s.
 #[cfg(feature = "async-bb8")]
@@ -40,32 +41,52 @@ pub type AsyncBb8Pool = diesel_async::pooled_connection::bb8::Pool<AsyncPgConnec
 #[cfg_attr(docsrs, doc(cfg(feature = "async-deadpool")))]
 pub type AsyncDeadpoolPool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
 
-/// Opens one `AsyncPgConnection`: a tokio-postgres connection from `connector`
+/// Opens one `AsyncPgConnection` through `connector`: a tokio-postgres connection
 /// (user and current token from the shared cache, verified TLS), driven on the
 /// current Tokio runtime, handed to
 /// `AsyncPgConnection::try_from_client_and_connection`.
 ///
 /// # Errors
-/// [`Error::Entra`] when no token can be had or the server offers no TLS,
-/// [`Error::Certificate`] when its certificate is not trusted,
-/// [`Error::Rejected`] when it refuses the login, [`Error::Connection`] otherwise.
-pub async fn connect_async<T>(connector: &AsyncConnector<T>) -> Result<AsyncPgConnection, Error>
+/// As [`EntraConnector::connect`], with the driver's error in
+/// [`DriverError::TokioPostgres`] (or [`DriverError::Setup`]).
+pub async fn async_connection<T>(connector: &AsyncConnector<T>) -> Result<AsyncPgConnection, Error>
 where
     T: MakeTlsConnect<Socket> + Clone,
     T::Stream: Send + 'static,
 {
-    let (client, connection) = connector.connect().await.map_err(Error::from_tokio)?;
+    let (client, connection) = connector
+        .connect()
+        .await
+        .map_err(|err| err.map_driver(DriverError::TokioPostgres))?;
     AsyncPgConnection::try_from_client_and_connection(client, connection)
         .await
-        .map_err(Error::Connection)
+        .map_err(|err| ConnectError::Driver {
+            target: connector.target().describe().to_owned(),
+            source: DriverError::Setup(err),
+        })
+}
+
+/// Opens one `AsyncPgConnection` with Entra login and the default TLS: the
+/// one-call form of `AsyncConnector::new` + [`async_connection`].
+///
+/// # Errors
+/// As [`EntraConnector::new`] and [`async_connection`].
+pub async fn connect_async(
+    settings: impl IntoSettings,
+    auth: &EntraAuth,
+) -> Result<AsyncPgConnection, Error> {
+    let connector = EntraConnector::new(settings, auth.clone())
+        .map_err(|err| err.map_driver(DriverError::TokioPostgres))?;
+    async_connection(&connector).await
 }
 
 /// A diesel-async [`ManagerConfig`] whose `custom_setup` opens each connection
-/// with [`connect_async`] (the default setup would connect without TLS and with
+/// with [`async_connection`] (the default setup would connect without TLS and with
 /// a fixed URL). Change `recycling_method` as needed; keep `custom_setup`.
 ///
-/// A failed connect is logged (`WARN`, token-free) and reaches the pool as
-/// `ConnectionError::BadConnection` with the [`Error`]'s message.
+/// A failed connect reaches the pool as `ConnectionError::BadConnection` with the
+/// [`Error`]'s message chain; the connector's
+/// [`last_failure`](EntraConnector::last_failure) has it typed.
 pub fn async_manager_config<T>(connector: AsyncConnector<T>) -> ManagerConfig<AsyncPgConnection>
 where
     T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
@@ -79,36 +100,18 @@ where
         let setup: Pin<
             Box<dyn Future<Output = Result<AsyncPgConnection, ConnectionError>> + Send>,
         > = Box::pin(async move {
-            connect_async(&connector).await.map_err(|err| {
-                warn!(
-                    kind = err.kind(),
-                    error = %err,
-                    "entra-pg: diesel-async could not open a connection"
-                );
-                ConnectionError::from(err)
-            })
+            async_connection(&connector)
+                .await
+                .map_err(into_connection_error)
         });
         setup
     });
     config
 }
 
-/// diesel-async's connection manager with [`async_manager_config`]: build a bb8
-/// or deadpool pool with it.
-///
-/// ```no_run
-/// # async fn run(connector: entra_pg_diesel::AsyncConnector) -> Result<(), Box<dyn std::error::Error>> {
-/// use diesel_async::RunQueryDsl;
-/// use entra_pg_diesel::{AsyncBb8Pool, AsyncDeadpoolPool, async_manager};
-///
-/// let bb8 = AsyncBb8Pool::builder().max_size(10).build(async_manager(connector.clone())).await?;
-/// diesel::sql_query("SELECT 1").execute(&mut bb8.get().await?).await?;
-///
-/// let deadpool = AsyncDeadpoolPool::builder(async_manager(connector)).max_size(10).build()?;
-/// diesel::sql_query("SELECT 1").execute(&mut deadpool.get().await?).await?;
-/// # Ok(()) }
-/// ```
-pub fn async_manager<T>(connector: AsyncConnector<T>) -> AsyncManager
+/// diesel-async's connection manager with [`async_manager_config`]: build an
+/// [`AsyncBb8Pool`] or [`AsyncDeadpoolPool`] with it.
+pub fn async_manager<T>(connector: AsyncConnector<T>) -> AsyncPgConnectionManager
 where
     T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
     T::Stream: Send + Sync + 'static,

@@ -1,174 +1,121 @@
-//! The crate's error type, the reading of libpq and tokio-postgres failures into
-//! it, and its conversion into diesel's `ConnectionError`.
+//! The crate's error type: [`entra_pg_core::ConnectError`] with diesel's and the
+//! drivers' errors, and the reading of libpq's messages into it.
 
 use std::{error::Error as StdError, fmt};
 
 use diesel::result::ConnectionError;
-use entra_pg_core::advice;
+use entra_pg_core::ConnectError;
 
-/// Why an Entra connection could not be made (or checked).
+/// Why an Entra connection could not be made (or checked), in both the libpq and
+/// the diesel-async paths: [`entra_pg_core::ConnectError`] with a [`DriverError`].
 ///
-/// No message, `Debug` output or `source()` of this type contains the token: the
-/// core errors are token-free by construction, and every message that comes from
-/// libpq or the server is scrubbed of the token before it is kept.
-///
-/// Converts into diesel's [`ConnectionError`] (as `BadConnection` with this
-/// message) for code that expects diesel's type; `diesel-async` pools report it
-/// that way.
+/// No message, `Debug` output or source contains the token: the core errors are
+/// token-free, and every message from libpq is scrubbed of the token before it is
+/// kept. [`into_connection_error`] turns it into diesel's `ConnectionError` for
+/// code that expects diesel's type (diesel-async pools report it that way).
+pub type Error = ConnectError<DriverError>;
+
+/// The driver's own error inside an [`Error`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
-    /// The login could not be prepared: the token or user could not be had, or the
-    /// settings would send the token without verified TLS
-    /// ([`InsecureTransport`](entra_pg_core::Error::InsecureTransport), also when
-    /// the server does not offer TLS).
-    Entra(entra_pg_core::Error),
-    /// The server's TLS certificate could not be verified. Nothing was sent.
-    Certificate {
-        /// The host(s) that were checked.
-        host: String,
-        /// What is wrong with the certificate, and what to do.
-        problem: String,
-    },
-    /// The server refused the login.
-    Rejected {
-        /// The PostgreSQL user that was tried.
-        user: String,
-        /// The server's message.
-        message: String,
-    },
-    /// Any other failure to connect (network, protocol, server, session set-up).
-    Connection(ConnectionError),
-    /// A query on an open connection failed (the pools' validity check).
+pub enum DriverError {
+    /// libpq's failure to connect, its messages scrubbed of the token.
+    #[cfg(feature = "libpq")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "libpq")))]
+    Libpq(ConnectionError),
+    /// tokio-postgres' failure to connect (diesel-async).
+    #[cfg(any(feature = "async-bb8", feature = "async-deadpool"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "async-bb8", feature = "async-deadpool"))))]
+    TokioPostgres(entra_pg_tokio::tokio_postgres::Error),
+    /// diesel-async could not set the connection up.
+    Setup(ConnectionError),
+    /// A query on an open connection failed (a pool's validity check).
     Query(diesel::result::Error),
 }
 
-impl Error {
-    /// A short, stable name of the variant, for logs and metrics labels.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Entra(err) => err.kind(),
-            Self::Certificate { .. } => "certificate",
-            Self::Rejected { .. } => "rejected",
-            Self::Connection(_) => "connection",
-            Self::Query(_) => "query",
-        }
-    }
-
-    /// Reads a failed `PgConnection::establish` (libpq) as `user` to `host`,
-    /// removing `secrets` (the token, raw and percent-encoded) from its messages.
-    #[cfg(feature = "r2d2")]
-    pub(crate) fn from_libpq(
-        err: ConnectionError,
-        host: &str,
-        user: &str,
-        secrets: &[&str],
-    ) -> Self {
-        let err = scrub(err, secrets);
-        let ConnectionError::BadConnection(message) = &err else {
-            return Self::Connection(err);
-        };
-        let message = message.trim().to_owned();
-        if message.contains("server does not support SSL") {
-            return Self::Entra(advice::server_without_tls(host));
-        }
-        if message.contains("certificate verify failed")
-            || message.contains("does not match host name")
-            || message.contains("root certificate file")
-            || message.contains("certificate is not yet valid")
-            || message.contains("certificate has expired")
-        {
-            let advice = if message.contains("does not match host name") {
-                "connect with the server's own name (for Azure, \
-                 <server>.postgres.database.azure.com), not an IP address or an alias"
-            } else {
-                "trust the root CA that signed it: set PGSSLROOTCERT (or sslrootcert in the \
-                 settings, or PgConnectorBuilder::root_cert) to its PEM file. Azure servers \
-                 chain to DigiCert Global Root G2 or Microsoft RSA Root CA 2017 (China regions \
-                 and some replicas: DigiCert Global Root CA), which the system bundle holds"
-            };
-            return Self::Certificate {
-                host: host.to_owned(),
-                problem: format!("{message}; {advice}"),
-            };
-        }
-        if message.contains("authentication failed") || message.contains("pg_hba.conf") {
-            return Self::Rejected {
-                user: user.to_owned(),
-                message,
-            };
-        }
-        Self::Connection(err)
-    }
-
-    /// Reads a failed connect of `entra-pg-tokio` (diesel-async).
-    #[cfg(any(feature = "async-bb8", feature = "async-deadpool"))]
-    pub(crate) fn from_tokio(err: entra_pg_tokio::Error) -> Self {
-        match err {
-            entra_pg_tokio::Error::Entra(err) => Self::Entra(err),
-            entra_pg_tokio::Error::Certificate { host, problem, .. } => {
-                Self::Certificate { host, problem }
-            }
-            entra_pg_tokio::Error::Rejected { user, source } => Self::Rejected {
-                user,
-                message: source
-                    .as_db_error()
-                    .map_or_else(|| source.to_string(), |db| db.message().to_owned()),
-            },
-            other => Self::Connection(ConnectionError::BadConnection(other.to_string())),
-        }
-    }
-}
-
-impl From<entra_pg_core::Error> for Error {
-    fn from(err: entra_pg_core::Error) -> Self {
-        Self::Entra(err)
-    }
-}
-
-impl From<Error> for ConnectionError {
-    fn from(err: Error) -> Self {
-        match err {
-            Error::Connection(err) => err,
-            Error::Query(err) => Self::CouldntSetupConfiguration(err),
-            other => Self::BadConnection(other.to_string()),
-        }
-    }
-}
-
-impl fmt::Display for Error {
+impl fmt::Display for DriverError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Entra(err) => err.fmt(f),
-            Self::Certificate { host, problem } => {
-                f.write_str(&advice::untrusted_certificate(host, problem))
-            }
-            Self::Rejected { user, message } => f.write_str(&advice::rejected_login(user, message)),
-            Self::Connection(err) => write!(f, "PostgreSQL connection failed: {err}"),
-            Self::Query(err) => write!(f, "PostgreSQL query failed: {err}"),
+            #[cfg(feature = "libpq")]
+            Self::Libpq(err) => write!(f, "libpq: {err}"),
+            #[cfg(any(feature = "async-bb8", feature = "async-deadpool"))]
+            Self::TokioPostgres(err) => write!(f, "tokio-postgres: {err}"),
+            Self::Setup(err) => write!(f, "diesel-async connection set-up: {err}"),
+            Self::Query(err) => write!(f, "query: {err}"),
         }
     }
 }
 
-impl StdError for Error {
+impl StdError for DriverError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Entra(err) => Some(err),
-            Self::Connection(err) => Some(err),
-            Self::Query(err) => Some(err),
-            Self::Certificate { .. } | Self::Rejected { .. } => None,
+            #[cfg(feature = "libpq")]
+            Self::Libpq(err) => err.source(),
+            #[cfg(any(feature = "async-bb8", feature = "async-deadpool"))]
+            Self::TokioPostgres(err) => err.source(),
+            Self::Setup(err) => err.source(),
+            Self::Query(err) => err.source(),
         }
     }
+}
+
+/// diesel's `ConnectionError` for `err`: a setup error as it was, anything else
+/// as `BadConnection` with the whole message chain (token-free).
+#[must_use]
+pub fn into_connection_error(err: Error) -> ConnectionError {
+    match err {
+        ConnectError::Driver {
+            source: DriverError::Setup(err),
+            ..
+        } => err,
+        other => ConnectionError::BadConnection(entra_pg_core::error_chain(&other)),
+    }
+}
+
+/// Reads a failed `PgConnection::establish` (libpq) to `target` as `user`,
+/// removing `secrets` (the token, raw and percent-encoded) from its messages.
+#[cfg(feature = "libpq")]
+pub(crate) fn classify_libpq(
+    err: ConnectionError,
+    target: &entra_pg_core::Target,
+    user: &str,
+    secrets: &[String],
+) -> Error {
+    use entra_pg_core::Facts;
+    let err = scrub(err, secrets);
+    let message = match &err {
+        ConnectionError::BadConnection(message) => message.trim().to_owned(),
+        _ => String::new(),
+    };
+    let mut facts = Facts::new()
+        .server_without_tls(message.contains("server does not support SSL"))
+        .server_message(Some(&message));
+    if [
+        "certificate verify failed",
+        "does not match host name",
+        "root certificate file",
+        "certificate is not yet valid",
+        "certificate has expired",
+    ]
+    .iter()
+    .any(|text| message.contains(text))
+    {
+        facts = facts.certificate_message(&message, target.describe());
+    }
+    if message.contains("authentication failed") {
+        // libpq's text carries no SQLSTATE; this is class 28.
+        facts = facts.sqlstate(Some("28000"));
+    }
+    ConnectError::classify(DriverError::Libpq(err), facts, target, user)
 }
 
 /// Removes every secret from the messages of a libpq error. `InvalidCString`
 /// carries the whole URL (token included), so it is replaced by a message.
-#[cfg(feature = "r2d2")]
-fn scrub(err: ConnectionError, secrets: &[&str]) -> ConnectionError {
+#[cfg(feature = "libpq")]
+fn scrub(err: ConnectionError, secrets: &[String]) -> ConnectionError {
     let clean = |mut message: String| {
         for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
-            message = message.replace(secret, "<redacted>");
+            message = message.replace(secret.as_str(), "<redacted>");
         }
         message
     };

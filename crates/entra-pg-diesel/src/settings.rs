@@ -1,12 +1,7 @@
 //! libpq connection settings: parsing a URL or `key=value` string into
-//! parameters, the TLS rule, the root certificate bundle, and the login URL.
+//! parameters as libpq reads them, and writing them back as a login URL.
 
-use std::{
-    env,
-    path::{Path, PathBuf},
-};
-
-use entra_pg_core::{ConnInfo, Error as CoreError};
+use entra_pg_core::Error as CoreError;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 /// What is percent-encoded in a value of the login URL: everything but the
@@ -18,27 +13,8 @@ pub(crate) const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// The environment variable libpq reads for its root CA file.
-pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
-
-/// Where operating systems keep their PEM bundle of trusted roots, searched in this
-/// order after `SSL_CERT_FILE`.
-const SYSTEM_BUNDLES: &[&str] = &[
-    // Debian, Ubuntu, Arch, Gentoo
-    "/etc/ssl/certs/ca-certificates.crt",
-    // Fedora, RHEL, CentOS
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    // openSUSE
-    "/etc/ssl/ca-bundle.pem",
-    // Alpine, macOS (Homebrew-free), OpenBSD
-    "/etc/ssl/cert.pem",
-    // FreeBSD
-    "/usr/local/share/certs/ca-root-nss.crt",
-    // macOS with Homebrew OpenSSL
-    "/opt/homebrew/etc/openssl@3/cert.pem",
-    "/usr/local/etc/openssl@3/cert.pem",
-];
+/// The libpq parameters that hold secrets: redacted wherever settings are shown.
+pub(crate) const SECRET_KEYS: [&str; 2] = ["password", "sslpassword"];
 
 /// libpq connection parameters in order, each key once (the last value given wins,
 /// as in libpq).
@@ -105,12 +81,12 @@ impl Params {
     }
 }
 
-/// Only the keys: values may hold a password.
+/// Secrets (`password`, `sslpassword`) redacted.
 impl std::fmt::Debug for Params {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut map = f.debug_map();
         for (key, value) in &self.0 {
-            if key == "password" {
+            if SECRET_KEYS.contains(&key.as_str()) {
                 map.entry(key, &"<redacted>");
             } else {
                 map.entry(key, value);
@@ -283,170 +259,9 @@ fn unterminated(params: &Params) -> CoreError {
     ))
 }
 
-/// Settings checked once for Entra login: TLS rule applied, root bundle chosen,
-/// static login detected.
-#[derive(Clone, Debug)]
-pub(crate) struct CheckedParams {
-    params: Params,
-    hosts: String,
-    static_login: bool,
-}
-
-impl CheckedParams {
-    /// Applies the TLS rule and picks the root bundle.
-    ///
-    /// - no `sslmode`: `verify-full`;
-    /// - `verify-full`: kept;
-    /// - anything else (`verify-ca`, `require`, `prefer`, `allow`, `disable`):
-    ///   refused unless `allow_insecure` is set, then kept as it is;
-    /// - with `verify-full` or `verify-ca` and no `sslrootcert`: `root_cert`, else
-    ///   `PGSSLROOTCERT`, `~/.postgresql/root.crt`, `SSL_CERT_FILE`, the system bundle.
-    pub(crate) fn new(
-        mut params: Params,
-        root_cert: Option<PathBuf>,
-        allow_insecure: bool,
-    ) -> Result<Self, CoreError> {
-        if let Some(root_cert) = &root_cert {
-            params.set("sslrootcert", &path_str(root_cert)?);
-        }
-        let mode = params.get("sslmode").unwrap_or("verify-full").to_owned();
-        match mode.as_str() {
-            "verify-full" => {}
-            "verify-ca" | "require" | "prefer" | "allow" | "disable" if allow_insecure => {}
-            "verify-ca" | "require" | "prefer" | "allow" | "disable" => {
-                return Err(CoreError::InsecureTransport {
-                    reason: format!(
-                        "the connection settings say sslmode={mode}, which with libpq {}; \
-                         remove it (sslmode=verify-full is used), or for a local test server \
-                         only, opt out with danger_allow_insecure_sslmode",
-                        match mode.as_str() {
-                            "verify-ca" => "does not check the server's host name",
-                            "require" => "does not verify the server certificate",
-                            "disable" => "sends the token in the clear",
-                            _ => "falls back to a connection without TLS",
-                        }
-                    ),
-                });
-            }
-            other => {
-                return Err(CoreError::InvalidConfig {
-                    reason: format!(
-                        "sslmode={other:?} is not a libpq sslmode; remove it \
-                         (sslmode=verify-full is used)"
-                    ),
-                });
-            }
-        }
-        params.set("sslmode", &mode);
-        if matches!(mode.as_str(), "verify-full" | "verify-ca") {
-            match params.get("sslrootcert") {
-                Some(given) => check_root_file(given, "sslrootcert")?,
-                None => params.set("sslrootcert", &default_root_bundle()?),
-            }
-        }
-        Ok(Self {
-            hosts: params
-                .get("host")
-                .or_else(|| params.get("hostaddr"))
-                .unwrap_or("the default host")
-                .to_owned(),
-            static_login: own_user(&params).is_some() && params.get("password").is_some(),
-            params,
-        })
-    }
-
-    pub(crate) fn is_static_login(&self) -> bool {
-        self.static_login
-    }
-
-    pub(crate) fn hosts(&self) -> &str {
-        &self.hosts
-    }
-
-    pub(crate) fn params(&self) -> &Params {
-        &self.params
-    }
-
-    /// The parameters of one new connection: the user only when the settings have
-    /// none, the token always as the password.
-    pub(crate) fn with_login(&self, login: Option<&ConnInfo>) -> Params {
-        let mut params = self.params.clone();
-        if let Some(login) = login {
-            if own_user(&params).is_none() {
-                params.set("user", login.user());
-            }
-            params.set("password", login.password());
-        }
-        params
-    }
-}
-
-/// The user the settings name. An empty one (`user=''`, `?user=`) counts as none,
-/// as libpq reads it as "the default user" (the operating system's).
-fn own_user(params: &Params) -> Option<&str> {
-    params.get("user").filter(|user| !user.is_empty())
-}
-
-fn path_str(path: &Path) -> Result<String, CoreError> {
-    path.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| CoreError::InvalidConfig {
-            reason: format!(
-                "the root CA path {} is not UTF-8, which libpq settings cannot carry",
-                path.display()
-            ),
-        })
-}
-
-/// A root CA file given explicitly must exist (`system` is libpq 16's OS store).
-fn check_root_file(path: &str, source: &str) -> Result<(), CoreError> {
-    if path == "system" || Path::new(path).is_file() {
-        return Ok(());
-    }
-    Err(CoreError::InvalidConfig {
-        reason: format!(
-            "the root CA file {path} (from {source}) does not exist; point it at a PEM file \
-             holding the server's root CA"
-        ),
-    })
-}
-
-/// The root bundle when the settings name none: `PGSSLROOTCERT`, then libpq's own
-/// `~/.postgresql/root.crt`, then OpenSSL's `SSL_CERT_FILE`, then the system bundle.
-pub(crate) fn default_root_bundle() -> Result<String, CoreError> {
-    if let Some(path) = env::var_os(PGSSLROOTCERT).filter(|value| !value.is_empty()) {
-        let path = path_str(Path::new(&path))?;
-        check_root_file(&path, PGSSLROOTCERT)?;
-        return Ok(path);
-    }
-    let home_root = env::var_os("HOME").map(|home| Path::new(&home).join(".postgresql/root.crt"));
-    let candidates = home_root
-        .into_iter()
-        .chain(env::var_os("SSL_CERT_FILE").map(PathBuf::from))
-        .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from));
-    for candidate in candidates {
-        if candidate.is_file() {
-            return path_str(&candidate);
-        }
-    }
-    Err(CoreError::InvalidConfig {
-        reason: "no root certificate bundle found for sslmode=verify-full: set PGSSLROOTCERT \
-                 (or sslrootcert in the settings, or PgConnectorBuilder::root_cert) to a PEM \
-                 file holding the server's root CA (Azure: DigiCert Global Root G2 and \
-                 Microsoft RSA Root CA 2017; China: DigiCert Global Root CA), or install the \
-                 operating system's CA bundle (the ca-certificates package)"
-            .to_owned(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Any file that exists, standing in for a root CA file.
-    fn existing_file() -> PathBuf {
-        std::env::current_exe().unwrap()
-    }
 
     fn parse(settings: &str) -> Vec<(String, String)> {
         Params::parse(settings).unwrap().0
@@ -532,48 +347,12 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_the_password() {
-        let params = Params::parse("host=h user=u password=s3cret").unwrap();
+    fn debug_hides_every_secret() {
+        let params = Params::parse("host=h user=u password=s3cret sslpassword=k3y").unwrap();
         let debug = format!("{params:?}");
         assert!(
-            !debug.contains("s3cret") && debug.contains("<redacted>"),
+            !debug.contains("s3cret") && !debug.contains("k3y") && debug.contains("<redacted>"),
             "{debug}"
-        );
-    }
-
-    #[test]
-    fn the_tls_rule() {
-        let check = |settings: &str, allow| {
-            CheckedParams::new(
-                Params::parse(settings).unwrap(),
-                Some(existing_file()),
-                allow,
-            )
-        };
-        let checked = check("host=h", false).unwrap();
-        assert_eq!(checked.params().get("sslmode"), Some("verify-full"));
-        assert_eq!(
-            checked.params().get("sslrootcert"),
-            existing_file().to_str()
-        );
-        for mode in ["verify-ca", "require", "prefer", "allow", "disable"] {
-            let err = check(&format!("host=h sslmode={mode}"), false).unwrap_err();
-            assert!(matches!(err, CoreError::InsecureTransport { .. }), "{mode}");
-            assert!(err.to_string().contains("danger_allow_insecure_sslmode"));
-            let allowed = check(&format!("host=h sslmode={mode}"), true).unwrap();
-            assert_eq!(allowed.params().get("sslmode"), Some(mode));
-        }
-        let err = check("host=h sslmode=sometimes", true).unwrap_err();
-        assert!(matches!(err, CoreError::InvalidConfig { .. }));
-        let missing = CheckedParams::new(
-            Params::parse("host=h sslrootcert=/nonexistent/root.crt").unwrap(),
-            None,
-            false,
-        )
-        .unwrap_err();
-        assert!(
-            missing.to_string().contains("/nonexistent/root.crt"),
-            "{missing}"
         );
     }
 
@@ -616,44 +395,9 @@ mod tests {
             assert_eq!(params.get("sslmode"), Some(mode), "{settings}");
             assert_eq!(params.get("requiressl"), None, "{settings}");
             assert_eq!(params.get("ssl"), None, "{settings}");
-            let checked = CheckedParams::new(params.clone(), Some(existing_file()), false);
-            assert_eq!(checked.is_ok(), mode == "verify-full", "{settings}");
-            let url = CheckedParams::new(params, Some(existing_file()), true)
-                .unwrap()
-                .params()
-                .to_url();
+            let url = params.to_url();
             assert!(url.contains(&format!("sslmode={mode}")), "{url}");
             assert!(!url.contains("ssl="), "{url}");
         }
-    }
-
-    /// Regression (fuzz target `diesel_conninfo`): an empty user (`user=''`,
-    /// `?user=`) is libpq's "default user", the operating system's; it was kept,
-    /// so the token went out as the password of that user, and with a password
-    /// the settings counted as a static login. It now counts as none.
-    #[test]
-    fn an_empty_user_counts_as_none() {
-        let check = |s: &str| {
-            CheckedParams::new(Params::parse(s).unwrap(), Some(existing_file()), false).unwrap()
-        };
-        for settings in [
-            "host=h user=''",
-            "host=h user=",
-            "host=h user='' password=p",
-            "postgresql://h?user=&password=p",
-        ] {
-            let checked = check(settings);
-            assert!(!checked.is_static_login(), "{settings}");
-        }
-        assert!(check("host=h user=u password=''").is_static_login());
-    }
-
-    #[test]
-    fn a_user_and_a_password_make_a_static_login() {
-        let params = |s: &str| {
-            CheckedParams::new(Params::parse(s).unwrap(), Some(existing_file()), false).unwrap()
-        };
-        assert!(params("host=h user=u password=p").is_static_login());
-        assert!(!params("host=h user=u").is_static_login());
     }
 }

@@ -1,80 +1,124 @@
-//! [`EntraConnectOptions`]: the caller's sqlx settings plus an Entra login, making
-//! single connections and pools.
+//! [`EntraConnectOptions`]: the caller's sqlx settings checked against the
+//! contract, plus an Entra login, making single connections and pools.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
-use entra_pg_core::{ConnInfo, EntraAuth};
-use sqlx::{Connection as _, PgConnection, postgres::PgPoolOptions};
+use entra_pg_core::{
+    ConnectFailure, EntraAuth, LastFailure, Login,
+    connector::{ConnectorBuilder, Flavor, Parts},
+};
+use sqlx::{
+    Connection as _, PgConnection,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 use crate::{
     EntraPool, Error,
-    options::{Checked, IntoOptions},
+    error::classify,
+    settings::{Checked, IntoSettings, Settings},
 };
 
 /// sqlx connect options that log in with Entra: the user (unless given) and the
 /// current token are added for each connection, and the server certificate is
-/// always verified unless you opt out.
+/// always verified (`verify-full`) unless you opt out.
 ///
 /// Cheap to clone; clones share the token cache of their [`EntraAuth`].
 #[derive(Clone)]
 pub struct EntraConnectOptions {
-    settings: Checked,
-    auth: EntraAuth,
+    pub(crate) shared: Arc<Shared>,
 }
 
+pub(crate) struct Shared {
+    pub(crate) settings: Checked,
+    pub(crate) auth: EntraAuth,
+    pub(crate) failures: LastFailure,
+}
+
+/// The connector flavor of this crate (see `entra_pg_core::connector`). Not API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Sqlx;
+
+/// Builds [`EntraConnectOptions`]: [`ConnectorBuilder`]'s methods
+/// (`root_cert_pem`, `root_cert_file`, `danger_allow_insecure_transport`, `build`).
+pub type EntraConnectOptionsBuilder = ConnectorBuilder<Sqlx, ()>;
+
 impl EntraConnectOptions {
-    /// Options from `options` (a [`PgConnectOptions`](sqlx::postgres::PgConnectOptions) or a `postgres://` URL) with
-    /// the default TLS rule: `verify-full` unless `verify-ca` is asked for.
+    /// Options from `settings` (a [`PgConnectOptions`] or a `postgres://` URL).
     ///
     /// # Errors
-    /// [`InsecureTransport`](entra_pg_core::Error::InsecureTransport) when the
-    /// settings ask for `require`, `prefer`, `allow` or `disable`;
-    /// [`InvalidConfig`](entra_pg_core::Error::InvalidConfig) for a URL sqlx cannot read.
-    pub fn new(options: impl IntoOptions, auth: EntraAuth) -> Result<Self, Error> {
-        Self::builder(options, auth).build()
+    /// When the URL cannot be read or the settings break the security contract
+    /// (see [`EntraAuth::target`]): `sslmode` other than `verify-full`, a socket,
+    /// no host, a host outside the policy.
+    pub fn new(settings: impl IntoSettings, auth: EntraAuth) -> Result<Self, Error> {
+        Self::builder(settings, auth).build()
     }
 
-    /// A builder, to add a root certificate or opt out of certificate checks.
-    pub fn builder(options: impl IntoOptions, auth: EntraAuth) -> EntraConnectOptionsBuilder {
-        EntraConnectOptionsBuilder {
-            given: options.into_options(),
-            auth,
-            root_pem: None,
-            allow_insecure: false,
-        }
+    /// A builder, to add root CAs or opt out of the transport rule.
+    pub fn builder(settings: impl IntoSettings, auth: EntraAuth) -> EntraConnectOptionsBuilder {
+        ConnectorBuilder::new(settings.into_settings(), auth, |_| Ok(()))
     }
 
     /// The Entra login these options use.
     #[must_use]
     pub fn auth(&self) -> &EntraAuth {
-        &self.auth
+        &self.shared.auth
     }
 
-    /// Opens one connection, logging in with the current token.
+    /// The settings as checked against the contract (host, `sslmode`).
+    #[must_use]
+    pub fn target(&self) -> &entra_pg_core::Target {
+        self.shared.settings.target()
+    }
+
+    /// The last failed connect of these options (and of their pools).
+    #[must_use]
+    pub fn last_failure(&self) -> Option<ConnectFailure> {
+        self.shared.failures.get()
+    }
+
+    /// The record of failed connects itself (to wait for the next one).
+    #[must_use]
+    pub fn failures(&self) -> &LastFailure {
+        &self.shared.failures
+    }
+
+    /// Opens one connection, logging in with the current token (and once more
+    /// with a new token if the server rejects it).
     ///
     /// # Errors
     /// [`Error::Entra`] when no token can be had (nothing is sent), and the typed
     /// connection errors: [`Certificate`](Error::Certificate),
-    /// [`Rejected`](Error::Rejected), [`Sqlx`](Error::Sqlx).
+    /// [`Rejected`](Error::Rejected), [`Driver`](Error::Driver).
     pub async fn connect(&self) -> Result<PgConnection, Error> {
-        let login = self.auth.conninfo().await?;
-        PgConnection::connect_with(&self.settings.with_login(&login))
+        let shared = &*self.shared;
+        let target = shared.settings.target();
+        shared
+            .auth
+            .connect_with(target, &shared.failures, |login| async move {
+                PgConnection::connect_with(&shared.settings.with_login(login.as_ref()))
+                    .await
+                    .map_err(|err| classify(err, target, shared.settings.user(login.as_ref())))
+            })
             .await
-            .map_err(|err| self.connect_error(err, &login))
     }
 
     /// A pool that opens `max(1, min_connections)` connections now and keeps its
-    /// connect options holding a valid token until it is closed or dropped.
+    /// connect options holding the newest token until it is closed.
     ///
     /// # Errors
     /// As [`connect`](Self::connect), for the first connections.
     pub async fn connect_pool(&self, pool_options: PgPoolOptions) -> Result<EntraPool, Error> {
-        let login = self.auth.conninfo().await?;
-        let pool = pool_options
-            .connect_with(self.settings.with_login(&login))
-            .await
-            .map_err(|err| self.connect_error(err, &login))?;
-        Ok(EntraPool::start(self.clone(), pool, login))
+        let login = self.first_login().await?;
+        let options = self.shared.settings.with_login(login.as_ref());
+        match pool_options.connect_with(options).await {
+            Ok(pool) => Ok(EntraPool::start(self.clone(), pool, login)),
+            Err(err) => {
+                let err = classify(err, self.target(), self.shared.settings.user(login.as_ref()));
+                self.shared.failures.record(&err);
+                Err(err)
+            }
+        }
     }
 
     /// A pool that opens no connection now (`min_connections` are opened in the
@@ -84,99 +128,80 @@ impl EntraConnectOptions {
     /// # Errors
     /// [`Error::Entra`] when no token can be had.
     pub async fn connect_pool_lazy(&self, pool_options: PgPoolOptions) -> Result<EntraPool, Error> {
-        let login = self.auth.conninfo().await?;
-        let pool = pool_options.connect_lazy_with(self.settings.with_login(&login));
+        let login = self.first_login().await?;
+        let pool = pool_options.connect_lazy_with(self.shared.settings.with_login(login.as_ref()));
         Ok(EntraPool::start(self.clone(), pool, login))
     }
 
-    pub(crate) fn into_parts(self) -> (Checked, EntraAuth) {
-        (self.settings, self.auth)
+    async fn first_login(&self) -> Result<Option<Login>, Error> {
+        let target = self.target();
+        if target.is_static_login() {
+            return Ok(None);
+        }
+        match self.shared.auth.login(target).await {
+            Ok(login) => Ok(Some(login)),
+            Err(err) => {
+                let err = Error::Entra(err);
+                self.shared.failures.record(&err);
+                Err(err)
+            }
+        }
     }
 
-    fn connect_error(&self, err: sqlx::Error, login: &ConnInfo) -> Error {
-        Error::from_connect(err, self.settings.host(), self.settings.user(login))
+    pub(crate) fn options_for(&self, login: Option<&Login>) -> PgConnectOptions {
+        self.shared.settings.with_login(login)
     }
 }
 
 impl fmt::Debug for EntraConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EntraConnectOptions")
-            .field("settings", &self.settings)
-            .field("auth", &self.auth)
+            .field("settings", &self.shared.settings)
+            .field("auth", &self.shared.auth)
             .finish()
     }
 }
 
-/// Builds [`EntraConnectOptions`]. Get one from [`EntraConnectOptions::builder`].
-#[must_use]
-pub struct EntraConnectOptionsBuilder {
-    given: Result<crate::options::Given, entra_pg_core::Error>,
-    auth: EntraAuth,
-    root_pem: Option<Vec<u8>>,
-    allow_insecure: bool,
-}
+impl Flavor for Sqlx {
+    type Settings = Settings;
+    type Output<T> = EntraConnectOptions;
+    type Error = Error;
 
-impl EntraConnectOptionsBuilder {
-    /// Trusts the root certificate(s) in `pem` besides the Mozilla roots, as sqlx's
-    /// [`PgConnectOptions::ssl_root_cert_from_pem`](sqlx::postgres::PgConnectOptions::ssl_root_cert_from_pem). sqlx already reads a
-    /// `PGSSLROOTCERT` file; this replaces it.
-    pub fn root_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.root_pem = Some(pem.into());
-        self
-    }
-
-    /// **Dangerous.** Allows `sslmode` `require`, `prefer`, `allow` and `disable`,
-    /// which do not verify the server certificate (or use no TLS): anyone who can
-    /// intercept the connection can read the token. For local test servers only.
-    pub fn danger_allow_insecure_transport(mut self, allow: bool) -> Self {
-        self.allow_insecure = allow;
-        self
-    }
-
-    /// The options.
-    ///
-    /// # Errors
-    /// As [`EntraConnectOptions::new`].
-    pub fn build(self) -> Result<EntraConnectOptions, Error> {
-        let settings = Checked::new(self.given?, self.root_pem, self.allow_insecure)?;
+    fn build<T>(parts: Parts<Settings, T>) -> Result<EntraConnectOptions, Error> {
+        let settings = parts
+            .settings
+            .check(&parts.auth, &parts.roots, parts.allow_insecure_transport)?;
         Ok(EntraConnectOptions {
-            settings,
-            auth: self.auth,
+            shared: Arc::new(Shared {
+                settings,
+                auth: parts.auth,
+                failures: LastFailure::default(),
+            }),
         })
     }
 }
 
-impl fmt::Debug for EntraConnectOptionsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraConnectOptionsBuilder")
-            .field("auth", &self.auth)
-            .field("root_pem", &self.root_pem.is_some())
-            .field("allow_insecure", &self.allow_insecure)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Opens one connection with `options` and the Entra login `auth`.
+/// Opens one connection with `settings` and the Entra login `auth`.
 ///
 /// # Errors
 /// As [`EntraConnectOptions::new`] and [`EntraConnectOptions::connect`].
-pub async fn connect(options: impl IntoOptions, auth: &EntraAuth) -> Result<PgConnection, Error> {
-    EntraConnectOptions::new(options, auth.clone())?
+pub async fn connect(settings: impl IntoSettings, auth: &EntraAuth) -> Result<PgConnection, Error> {
+    EntraConnectOptions::new(settings, auth.clone())?
         .connect()
         .await
 }
 
-/// A pool with `options` and the Entra login `auth`; see
+/// A pool with `settings` and the Entra login `auth`; see
 /// [`EntraConnectOptions::connect_pool`].
 ///
 /// # Errors
 /// As [`EntraConnectOptions::new`] and [`EntraConnectOptions::connect_pool`].
 pub async fn connect_pool(
-    options: impl IntoOptions,
+    settings: impl IntoSettings,
     pool_options: PgPoolOptions,
     auth: &EntraAuth,
 ) -> Result<EntraPool, Error> {
-    EntraConnectOptions::new(options, auth.clone())?
+    EntraConnectOptions::new(settings, auth.clone())?
         .connect_pool(pool_options)
         .await
 }

@@ -1,11 +1,15 @@
-//! [`EntraConnector`]: settings + [`EntraAuth`] + TLS, opening blocking connections.
+//! [`EntraConnector`]: settings checked against the contract + [`EntraAuth`] +
+//! TLS, opening blocking connections.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
-use entra_pg_core::{EntraAuth, Error as CoreError};
+use entra_pg_core::{
+    ConnectFailure, EntraAuth, LastFailure, Target,
+    connector::{ConnectorBuilder, CustomTls, Flavor, Parts},
+};
 use entra_pg_tokio::{
-    Error, TlsChoice,
-    settings::CheckedSettings,
+    __private::{Checked, Settings, classify, default_tls},
+    Error,
     tokio_postgres::{
         Socket,
         tls::{MakeTlsConnect, TlsConnect},
@@ -15,39 +19,56 @@ use entra_pg_tokio::{
 use postgres::Client;
 use tracing::debug;
 
-use crate::settings::{IntoConfig, Settings};
+use crate::settings::{IntoSettings, SyncConfig};
 
 /// Opens blocking `postgres` connections that log in with Microsoft Entra ID.
 ///
-/// The token comes from [`EntraAuth::conninfo_blocking`]: a cache hit costs no
+/// The token comes from [`EntraAuth::login_blocking`]: a cache hit costs no
 /// runtime work, a miss blocks only the calling thread. Works on plain threads and
 /// inside `tokio::task::spawn_blocking`. Clones share everything; pools hold one.
-#[derive(Clone)]
 pub struct EntraConnector<T = MakeRustlsConnect> {
-    settings: CheckedSettings<Settings>,
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    settings: Checked<SyncConfig>,
     auth: EntraAuth,
     tls: T,
+    failures: LastFailure,
+}
+
+/// The connector flavor of this crate (see `entra_pg_core::connector`). Not API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Blocking;
+
+/// Builds an [`EntraConnector`]: [`ConnectorBuilder`]'s methods (`tls`,
+/// `root_cert_pem`, `root_cert_file`, `danger_allow_insecure_transport`, `build`).
+pub type EntraConnectorBuilder<T = MakeRustlsConnect> = ConnectorBuilder<Blocking, T>;
+
+impl<T> Clone for EntraConnector<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl EntraConnector {
-    /// A connector with the default TLS ([`Tls::from_env`](crate::Tls::from_env): the roots of the enabled
-    /// features plus `PGSSLROOTCERT`).
+    /// A connector with the default TLS: rustls with the roots of the enabled
+    /// features (`webpki-roots` by default).
     ///
     /// # Errors
-    /// When the settings cannot be parsed, say `sslmode=disable`, or no TLS root
-    /// can be loaded.
-    pub fn new(config: impl IntoConfig, auth: EntraAuth) -> Result<Self, Error> {
-        Self::builder(config, auth).build()
+    /// When the settings cannot be parsed or break the security contract (see
+    /// [`EntraAuth::target`]), or no TLS root can be loaded.
+    pub fn new(settings: impl IntoSettings, auth: EntraAuth) -> Result<Self, Error> {
+        Self::builder(settings, auth).build()
     }
 
-    /// A builder, to choose the TLS connector or the dangerous plaintext opt-out.
-    pub fn builder(config: impl IntoConfig, auth: EntraAuth) -> EntraConnectorBuilder {
-        EntraConnectorBuilder {
-            config: config.into_config(),
-            auth,
-            tls: TlsChoice::from_env(),
-            allow_plaintext: false,
-        }
+    /// A builder, to add root CAs, give a TLS connector of your own, or opt out
+    /// of the transport rule for a local test server.
+    pub fn builder(settings: impl IntoSettings, auth: EntraAuth) -> EntraConnectorBuilder {
+        ConnectorBuilder::new(settings.into_settings(), auth, default_tls)
     }
 }
 
@@ -58,55 +79,60 @@ where
     T::Stream: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    /// A connector with the given TLS connector.
-    ///
-    /// # Errors
-    /// When the settings cannot be parsed or say `sslmode=disable`.
-    pub fn with_tls(config: impl IntoConfig, auth: EntraAuth, tls: T) -> Result<Self, Error> {
-        EntraConnector::builder(config, auth).tls(tls).build()
-    }
-
-    /// The settings for one new connection: the base settings with the user (when
-    /// they have none) and the current token as the password. Blocks only when a
-    /// token must be fetched.
-    ///
-    /// # Errors
-    /// When no token can be had (see [`EntraAuth::conninfo_blocking`]).
-    pub fn login_config(&self) -> Result<postgres::Config, Error> {
-        let login = if self.settings.is_static_login() {
-            None
-        } else {
-            Some(self.auth.conninfo_blocking()?)
-        };
-        Ok(self.settings.with_login(login.as_ref()).0)
-    }
-
-    /// Opens one connection.
+    /// Opens one connection. Blocks only when a token must be fetched, and while
+    /// connecting.
     ///
     /// # Errors
     /// [`Error::Entra`] when no token can be had or the server offers no TLS,
     /// [`Error::Certificate`] when its certificate is not trusted,
-    /// [`Error::Rejected`] when it refuses the login, [`Error::Postgres`] otherwise.
+    /// [`Error::Rejected`] when it refuses the login (after one retry with a new
+    /// token), [`Error::Driver`] otherwise.
     pub fn connect(&self) -> Result<Client, Error> {
-        let config = self.login_config()?;
-        let user = config.get_user().unwrap_or_default();
-        let hosts = self.settings.hosts();
-        debug!(user, hosts, "entra-pg: connecting");
-        config
-            .connect(self.tls.clone())
-            .map_err(|err| Error::from_connect(err, hosts, user))
+        let shared = &*self.shared;
+        let target = shared.settings.target();
+        shared
+            .auth
+            .connect_with_blocking(target, &shared.failures, |login| {
+                let config = shared.settings.with_login(login.as_ref()).0;
+                let user = shared.settings.user(login.as_ref());
+                debug!(user, hosts = target.describe(), "entra-pg: connecting");
+                config
+                    .connect(shared.tls.clone())
+                    .map_err(|err| classify(err, target, user))
+            })
     }
+}
 
+impl<T> EntraConnector<T> {
     /// The shared [`EntraAuth`].
     #[must_use]
     pub fn auth(&self) -> &EntraAuth {
-        &self.auth
+        &self.shared.auth
+    }
+
+    /// The settings as checked against the contract (hosts, `sslmode`).
+    #[must_use]
+    pub fn target(&self) -> &Target {
+        self.shared.settings.target()
     }
 
     /// Whether the settings carry their own user and password, so Entra is not used.
     #[must_use]
     pub fn is_static_login(&self) -> bool {
-        self.settings.is_static_login()
+        self.target().is_static_login()
+    }
+
+    /// The last failed connect, for pools whose own error says less (r2d2's
+    /// timeout). Shared by the connector's clones.
+    #[must_use]
+    pub fn last_failure(&self) -> Option<ConnectFailure> {
+        self.shared.failures.get()
+    }
+
+    /// The record of failed connects itself (to wait for the next one).
+    #[must_use]
+    pub fn failures(&self) -> &LastFailure {
+        &self.shared.failures
     }
 }
 
@@ -114,72 +140,59 @@ impl<T> fmt::Debug for EntraConnector<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // postgres::Config's Debug redacts the password.
         f.debug_struct("EntraConnector")
-            .field("settings", &self.settings)
-            .field("auth", &self.auth)
+            .field("settings", &self.shared.settings)
+            .field("auth", &self.shared.auth)
             .finish_non_exhaustive()
     }
 }
 
-/// Builds an [`EntraConnector`].
-#[must_use]
-pub struct EntraConnectorBuilder<T = MakeRustlsConnect> {
-    config: Result<postgres::Config, CoreError>,
-    auth: EntraAuth,
-    tls: TlsChoice<T>,
-    allow_plaintext: bool,
-}
+impl Flavor for Blocking {
+    type Settings = Settings<SyncConfig>;
+    type Output<T> = EntraConnector<T>;
+    type Error = Error;
 
-impl<T> EntraConnectorBuilder<T> {
-    /// Uses this TLS connector instead of the default one.
-    pub fn tls<U>(self, tls: U) -> EntraConnectorBuilder<U> {
-        EntraConnectorBuilder {
-            config: self.config,
-            auth: self.auth,
-            tls: TlsChoice::Given(tls),
-            allow_plaintext: self.allow_plaintext,
-        }
-    }
-
-    /// **Dangerous**: honours `sslmode=disable`, sending the token in the clear.
-    /// Only for a local server on a trusted machine; never for Azure.
-    pub fn danger_allow_plaintext(mut self, allow: bool) -> Self {
-        self.allow_plaintext = allow;
-        self
-    }
-
-    /// Checks the settings and builds the connector.
-    ///
-    /// # Errors
-    /// When the settings cannot be parsed, say `sslmode=disable` without the
-    /// opt-out, or the default TLS cannot be built.
-    pub fn build(self) -> Result<EntraConnector<T>, Error> {
+    fn build<T>(parts: Parts<Settings<SyncConfig>, T>) -> Result<EntraConnector<T>, Error> {
+        let settings = parts.settings.check(&parts.auth, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
-            settings: CheckedSettings::new(Settings(self.config?), self.allow_plaintext)?,
-            auth: self.auth,
-            tls: self.tls.resolve()?,
+            shared: Arc::new(Shared {
+                settings,
+                auth: parts.auth,
+                tls: parts.tls,
+                failures: LastFailure::default(),
+            }),
         })
     }
 }
 
-impl<T> fmt::Debug for EntraConnectorBuilder<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraConnectorBuilder")
-            .field("allow_plaintext", &self.allow_plaintext)
-            .finish_non_exhaustive()
-    }
-}
+impl CustomTls for Blocking {}
 
-/// Opens one blocking connection with Entra login: the one-call form of
-/// [`EntraConnector::with_tls`] + [`EntraConnector::connect`].
+/// Opens one blocking connection with Entra login and the default TLS: the
+/// one-call form of [`EntraConnector::new`] + [`EntraConnector::connect`].
 ///
 /// # Errors
-/// As [`EntraConnector::with_tls`] and [`EntraConnector::connect`].
-pub fn connect<T>(config: impl IntoConfig, auth: &EntraAuth, tls: T) -> Result<Client, Error>
+/// As [`EntraConnector::new`] and [`EntraConnector::connect`].
+pub fn connect(settings: impl IntoSettings, auth: &EntraAuth) -> Result<Client, Error> {
+    EntraConnector::new(settings, auth.clone())?.connect()
+}
+
+/// Opens one blocking connection with Entra login and the TLS connector `tls`
+/// (see [`ConnectorBuilder::tls`] for what a custom connector must do).
+///
+/// # Errors
+/// As [`EntraConnector::new`] and [`EntraConnector::connect`].
+pub fn connect_with_tls<T>(
+    settings: impl IntoSettings,
+    auth: &EntraAuth,
+    tls: T,
+) -> Result<Client, Error>
 where
     T: MakeTlsConnect<Socket> + Clone + Send + 'static,
     T::TlsConnect: Send,
     T::Stream: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    EntraConnector::with_tls(config, auth.clone(), tls)?.connect()
+    EntraConnector::builder(settings, auth.clone())
+        .tls(tls)
+        .build()?
+        .connect()
 }

@@ -1,66 +1,79 @@
-//! Connection settings of the blocking driver: what a connector accepts, and the
-//! shared TLS rule and login applied to `postgres::Config`.
+//! Connection settings of the blocking driver: what a connector accepts, read
+//! through `entra-pg-tokio`'s one reading of PostgreSQL settings.
 
 use entra_pg_core::Error as CoreError;
 use entra_pg_tokio::{
-    settings::PgSettings,
+    __private::{PgConfig, Settings},
     tokio_postgres::config::{Host, SslMode},
 };
 
 /// Connection settings a connector accepts: a [`postgres::Config`], a
 /// `tokio_postgres::Config`, or a conninfo string (`host=… dbname=…`) or URL
-/// (`postgresql://…`). As with the tokio crate, libpq's `sslmode=verify-full` and
-/// `verify-ca` are accepted in strings (rustls always verifies).
-pub trait IntoConfig {
-    /// Converts into a `postgres::Config`.
+/// (`postgresql://…`). As with `entra-pg-tokio`, libpq's `sslmode=verify-full`
+/// is accepted in strings (rustls always verifies), and a `Config`'s default
+/// `sslmode=prefer` counts as not set.
+pub trait IntoSettings {
+    /// Reads the settings.
     ///
     /// # Errors
     /// When a string cannot be parsed.
-    fn into_config(self) -> Result<postgres::Config, CoreError>;
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError>;
 }
 
-impl IntoConfig for postgres::Config {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        Ok(self)
+impl IntoSettings for postgres::Config {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        Ok(Settings::from_config(SyncConfig(self)))
     }
 }
 
-impl IntoConfig for &postgres::Config {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        Ok(self.clone())
+impl IntoSettings for &postgres::Config {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        self.clone().into_settings()
     }
 }
 
-impl IntoConfig for entra_pg_tokio::tokio_postgres::Config {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        Ok(self.into())
+impl IntoSettings for entra_pg_tokio::tokio_postgres::Config {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        entra_pg_tokio::IntoSettings::into_settings(self)
+            .map(|settings| settings.map(|config| SyncConfig(config.into())))
     }
 }
 
-impl IntoConfig for &str {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        entra_pg_tokio::IntoConfig::into_config(self).map(postgres::Config::from)
+impl IntoSettings for &str {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        entra_pg_tokio::IntoSettings::into_settings(self)
+            .map(|settings| settings.map(|config| SyncConfig(config.into())))
     }
 }
 
-impl IntoConfig for String {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        self.as_str().into_config()
+impl IntoSettings for String {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        self.as_str().into_settings()
     }
 }
 
-impl IntoConfig for &String {
-    fn into_config(self) -> Result<postgres::Config, CoreError> {
-        self.as_str().into_config()
+impl IntoSettings for &String {
+    fn into_settings(self) -> Result<Settings<SyncConfig>, CoreError> {
+        self.as_str().into_settings()
     }
 }
 
-/// `postgres::Config` seen through the tokio crate's [`PgSettings`], so both
-/// crates apply one TLS rule and one login rule.
+/// `postgres::Config` seen through `entra-pg-tokio`'s reading of settings, so
+/// both crates follow one rule. Not API beyond naming the settings type.
+#[doc(hidden)]
 #[derive(Clone, Debug)]
-pub(crate) struct Settings(pub(crate) postgres::Config);
+pub struct SyncConfig(pub(crate) postgres::Config);
 
-impl PgSettings for Settings {
+impl PgConfig for SyncConfig {
+    fn hosts(&self) -> &[Host] {
+        self.0.get_hosts()
+    }
+    fn hostaddrs(&self) -> &[std::net::IpAddr] {
+        self.0.get_hostaddrs()
+    }
+    fn ports(&self) -> &[u16] {
+        self.0.get_ports()
+    }
     fn user(&self) -> Option<&str> {
         self.0.get_user()
     }
@@ -68,7 +81,7 @@ impl PgSettings for Settings {
         self.0.user(user);
     }
     fn has_password(&self) -> bool {
-        self.0.get_password().is_some()
+        self.0.get_password().is_some_and(|password| !password.is_empty())
     }
     fn set_password(&mut self, password: &str) {
         self.0.password(password);
@@ -78,8 +91,5 @@ impl PgSettings for Settings {
     }
     fn set_ssl_mode(&mut self, mode: SslMode) {
         self.0.ssl_mode(mode);
-    }
-    fn hosts(&self) -> &[Host] {
-        self.0.get_hosts()
     }
 }

@@ -1,32 +1,24 @@
-// The README is the crate documentation; its pool examples need both pool features
-// (docs.rs and `cargo xtask test` build with all features).
-#![cfg_attr(all(feature = "bb8", feature = "deadpool"), doc = include_str!("../README.md"))]
-#![cfg_attr(
-    not(all(feature = "bb8", feature = "deadpool")),
-    doc = "Microsoft Entra ID login for tokio-postgres, bb8 and deadpool. \
-           Build with the `bb8` and `deadpool` features for the full documentation."
-)]
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "bb8")]
-mod bb8_manager;
 mod connector;
-#[cfg(feature = "deadpool")]
-mod deadpool_manager;
 mod error;
-pub mod settings;
+#[cfg(any(feature = "bb8", feature = "deadpool"))]
+mod manager;
+mod settings;
 mod tls;
 
-#[cfg(feature = "bb8")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bb8")))]
-pub use bb8_manager::{Bb8ErrorSink, Bb8Manager};
-pub use connector::{EntraConnector, EntraConnectorBuilder, connect};
-#[cfg(feature = "deadpool")]
-#[cfg_attr(docsrs, doc(cfg(feature = "deadpool")))]
-pub use deadpool_manager::{DeadpoolError, DeadpoolManager, DeadpoolObject, DeadpoolPool};
+pub use connector::{EntraConnector, EntraConnectorBuilder, connect, connect_with_tls};
 pub use error::Error;
-pub use settings::IntoConfig;
-pub use tls::{PGSSLROOTCERT, Tls, TlsBuilder, TlsChoice};
+#[cfg(feature = "bb8")]
+pub use manager::Bb8Pool;
+#[cfg(any(feature = "bb8", feature = "deadpool"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "bb8", feature = "deadpool"))))]
+pub use manager::ClientManager;
+#[cfg(feature = "deadpool")]
+pub use manager::{DeadpoolError, DeadpoolObject, DeadpoolPool};
+pub use settings::IntoSettings;
+pub use tls::{Tls, TlsBuilder};
 
 /// Re-exported: the core crate ([`EntraAuth`](entra_pg_core::EntraAuth) and friends).
 pub use entra_pg_core;
@@ -47,3 +39,32 @@ pub use deadpool;
 #[cfg(feature = "deadpool")]
 #[cfg_attr(docsrs, doc(cfg(feature = "deadpool")))]
 pub use deadpool_postgres;
+
+/// Not API: shared with `entra-pg-sync` and `entra-pg-diesel`, which build on
+/// this crate's settings, TLS and error reading. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::{
+        connector::default_tls,
+        error::classify,
+        settings::{Checked, PgConfig, Settings},
+    };
+
+    /// The connector flavor of this crate (see `entra_pg_core::connector`).
+    #[derive(Debug)]
+    pub struct Tokio;
+
+    /// Drives a connection on the current Tokio runtime until it closes.
+    pub fn spawn_connection<S>(
+        connection: tokio_postgres::Connection<tokio_postgres::Socket, S>,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "entra-pg: connection closed with an error");
+            }
+        })
+    }
+}

@@ -1,86 +1,106 @@
-//! Connection settings: what a connector accepts, the TLS rule, and the login.
+//! Connection settings: what a connector accepts, how they read as a
+//! [`Destination`] for the security contract, and the login step.
 
 use std::{borrow::Cow, ops::Range};
 
-use entra_pg_core::{ConnInfo, Error as CoreError};
+use entra_pg_core::{Destination, EntraAuth, Error as CoreError, Login, SslMode, Target, TargetHost};
 use tokio_postgres::{
     Config,
-    config::{Host, SslMode},
+    config::{Host, SslMode as DriverSslMode},
 };
 
 /// Connection settings a connector accepts: a [`tokio_postgres::Config`], or a
 /// conninfo string (`host=… dbname=…`) or URL (`postgresql://…`).
 ///
-/// libpq's `sslmode=verify-full` and `sslmode=verify-ca` are accepted in strings and
-/// mean `require` here: the rustls connector always verifies chain and host name.
-pub trait IntoConfig {
-    /// Converts into a `tokio_postgres::Config`.
+/// libpq's `sslmode=verify-full` is accepted in strings (it is what `require`
+/// means with this crate's rustls TLS, which always verifies chain and host name).
+/// A `Config`'s `sslmode=prefer` (its default) counts as "not set".
+pub trait IntoSettings {
+    /// Reads the settings.
     ///
     /// # Errors
     /// When a string cannot be parsed.
-    fn into_config(self) -> Result<Config, CoreError>;
+    fn into_settings(self) -> Result<Settings<Config>, CoreError>;
 }
 
-impl IntoConfig for Config {
-    fn into_config(self) -> Result<Config, CoreError> {
-        Ok(self)
+impl IntoSettings for Config {
+    fn into_settings(self) -> Result<Settings<Config>, CoreError> {
+        Ok(Settings::from_config(self))
     }
 }
 
-impl IntoConfig for &Config {
-    fn into_config(self) -> Result<Config, CoreError> {
-        Ok(self.clone())
+impl IntoSettings for &Config {
+    fn into_settings(self) -> Result<Settings<Config>, CoreError> {
+        Ok(Settings::from_config(self.clone()))
     }
 }
 
-impl IntoConfig for &str {
-    fn into_config(self) -> Result<Config, CoreError> {
+impl IntoSettings for &str {
+    fn into_settings(self) -> Result<Settings<Config>, CoreError> {
+        let (normalized, named) = normalize_sslmode(self);
         // The parser's messages name the option, never echo the value.
-        normalize_sslmode(self)
-            .parse()
-            .map_err(|err| CoreError::InvalidConfig {
-                reason: format!(
-                    "cannot parse the PostgreSQL connection settings ({err}); use \
-                     `key=value` pairs or a postgresql:// URL, and percent-encode a user \
-                     name with `@` in a URL (me%40contoso.com)"
-                ),
-            })
+        let config = normalized.parse().map_err(|err| CoreError::InvalidConfig {
+            reason: format!(
+                "cannot parse the PostgreSQL connection settings ({err}); use `key=value` pairs \
+                 or a postgresql:// URL, and percent-encode a user name with `@` in a URL \
+                 (me%40contoso.com)"
+            ),
+        })?;
+        let ssl_mode = match named {
+            None => None,
+            Some(name) => Some(SslMode::parse(&name).ok_or_else(|| CoreError::InvalidConfig {
+                reason: format!("sslmode={name:?} is not a libpq sslmode; use verify-full"),
+            })?),
+        };
+        Ok(Settings { config, ssl_mode })
     }
 }
 
-impl IntoConfig for String {
-    fn into_config(self) -> Result<Config, CoreError> {
-        self.as_str().into_config()
+impl IntoSettings for String {
+    fn into_settings(self) -> Result<Settings<Config>, CoreError> {
+        self.as_str().into_settings()
     }
 }
 
-impl IntoConfig for &String {
-    fn into_config(self) -> Result<Config, CoreError> {
-        self.as_str().into_config()
+impl IntoSettings for &String {
+    fn into_settings(self) -> Result<Settings<Config>, CoreError> {
+        self.as_str().into_settings()
     }
 }
 
-/// What the TLS rule and the login need from a driver's settings type. Implemented
-/// for [`tokio_postgres::Config`]; the blocking crate implements it for
-/// `postgres::Config`, so both follow one rule.
-pub trait PgSettings {
+/// What the contract and the login need from a driver's settings type: this
+/// crate's [`tokio_postgres::Config`] and `entra-pg-sync`'s `postgres::Config`.
+pub trait PgConfig: Clone {
+    /// The hosts.
+    fn hosts(&self) -> &[Host];
+    /// The `hostaddr`s.
+    fn hostaddrs(&self) -> &[std::net::IpAddr];
+    /// The ports.
+    fn ports(&self) -> &[u16];
     /// The user, if set.
     fn user(&self) -> Option<&str>;
     /// Sets the user.
     fn set_user(&mut self, user: &str);
-    /// Whether a password is set.
+    /// Whether a non-empty password is set.
     fn has_password(&self) -> bool;
     /// Sets the password.
     fn set_password(&mut self, password: &str);
-    /// The `sslmode`.
-    fn ssl_mode(&self) -> SslMode;
-    /// Sets the `sslmode`.
-    fn set_ssl_mode(&mut self, mode: SslMode);
-    /// The hosts.
-    fn hosts(&self) -> &[Host];
+    /// The driver's `sslmode`.
+    fn ssl_mode(&self) -> DriverSslMode;
+    /// Sets the driver's `sslmode`.
+    fn set_ssl_mode(&mut self, mode: DriverSslMode);
 }
 
-impl PgSettings for Config {
+impl PgConfig for Config {
+    fn hosts(&self) -> &[Host] {
+        self.get_hosts()
+    }
+    fn hostaddrs(&self) -> &[std::net::IpAddr] {
+        self.get_hostaddrs()
+    }
+    fn ports(&self) -> &[u16] {
+        self.get_ports()
+    }
     fn user(&self) -> Option<&str> {
         self.get_user()
     }
@@ -88,121 +108,140 @@ impl PgSettings for Config {
         Self::user(self, user);
     }
     fn has_password(&self) -> bool {
-        self.get_password().is_some()
+        self.get_password().is_some_and(|password| !password.is_empty())
     }
     fn set_password(&mut self, password: &str) {
         self.password(password);
     }
-    fn ssl_mode(&self) -> SslMode {
+    fn ssl_mode(&self) -> DriverSslMode {
         self.get_ssl_mode()
     }
-    fn set_ssl_mode(&mut self, mode: SslMode) {
+    fn set_ssl_mode(&mut self, mode: DriverSslMode) {
         Self::ssl_mode(self, mode);
     }
-    fn hosts(&self) -> &[Host] {
-        self.get_hosts()
+}
+
+/// Settings as given, with the `sslmode` they name (`None`: not set).
+#[derive(Clone, Debug)]
+pub struct Settings<C> {
+    pub(crate) config: C,
+    pub(crate) ssl_mode: Option<SslMode>,
+}
+
+impl<C> Settings<C> {
+    /// The driver config as given.
+    pub fn config(&self) -> &C {
+        &self.config
     }
 }
 
-/// Driver settings checked once for Entra login: the TLS rule applied, the hosts
-/// described for messages, a static login (user and password given) detected.
-/// Both connectors (this crate's and `entra-pg-sync`'s) hold one, so they follow
-/// one rule.
-#[derive(Clone, Debug)]
-pub struct CheckedSettings<C> {
-    config: C,
-    hosts: String,
-    static_login: bool,
-}
+impl<C: PgConfig> Settings<C> {
+    /// Settings from a driver config: its `prefer` (the default) counts as not set.
+    pub fn from_config(config: C) -> Self {
+        let ssl_mode = match config.ssl_mode() {
+            DriverSslMode::Disable => Some(SslMode::Disable),
+            DriverSslMode::Require => Some(SslMode::Require),
+            _ => None,
+        };
+        Self { config, ssl_mode }
+    }
 
-impl<C: PgSettings + Clone> CheckedSettings<C> {
-    /// Applies the TLS rule: `sslmode=prefer` (tokio-postgres' default, which falls
-    /// back to plaintext) becomes `require`; `disable` is refused unless
-    /// `allow_plaintext` (the dangerous opt-out for local servers) is set.
+    /// Converts the config, keeping the named `sslmode`.
+    pub fn map<D>(self, convert: impl FnOnce(C) -> D) -> Settings<D> {
+        Settings {
+            config: convert(self.config),
+            ssl_mode: self.ssl_mode,
+        }
+    }
+
+    /// Applies the contract: checks the settings with `auth` and sets the
+    /// `sslmode` the target asks for.
     ///
     /// # Errors
-    /// [`InsecureTransport`](CoreError::InsecureTransport) for `sslmode=disable`
-    /// without the opt-out.
-    pub fn new(mut config: C, allow_plaintext: bool) -> Result<Self, CoreError> {
-        enforce_tls(&mut config, allow_plaintext)?;
-        Ok(Self {
-            hosts: describe_hosts(&config),
-            static_login: is_static_login(&config),
-            config,
-        })
+    /// As [`EntraAuth::target`].
+    pub fn check(self, auth: &EntraAuth, insecure: bool) -> Result<Checked<C>, CoreError> {
+        let mut config = self.config;
+        let count = config.hosts().len().max(config.hostaddrs().len());
+        let mut destination = Destination::new("tokio-postgres")
+            .ssl_mode(self.ssl_mode)
+            .verifies(&[SslMode::Require])
+            .user(config.user())
+            .password(config.has_password())
+            .allow_insecure_transport(insecure);
+        for index in 0..count {
+            let host = match (config.hosts().get(index), config.hostaddrs().get(index)) {
+                (Some(Host::Tcp(name)), _) => TargetHost::Name(name.clone()),
+                (Some(Host::Unix(path)), _) => TargetHost::Socket(path.display().to_string()),
+                (None, Some(address)) => TargetHost::Address(address.to_string()),
+                (None, None) => continue,
+            };
+            destination = destination.host(host);
+        }
+        let ports: Vec<String> = config.ports().iter().map(u16::to_string).collect();
+        destination = destination.port(if ports.is_empty() { "5432".to_owned() } else { ports.join(",") });
+        let target = auth.target(destination)?;
+        config.set_ssl_mode(match target.ssl_mode() {
+            SslMode::Disable => DriverSslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => DriverSslMode::Prefer,
+            _ => DriverSslMode::Require,
+        });
+        Ok(Checked { config, target })
     }
+}
 
-    /// Whether the settings carry both a (non-empty) user and a password: then they
-    /// are a static login and Entra is not used at all.
-    #[must_use]
-    pub fn is_static_login(&self) -> bool {
-        self.static_login
-    }
+/// Settings checked against the contract, ready for logins.
+#[derive(Clone, Debug)]
+pub struct Checked<C> {
+    config: C,
+    target: Target,
+}
 
-    /// The hosts, for messages (`localhost,db2`).
-    #[must_use]
-    pub fn hosts(&self) -> &str {
-        &self.hosts
+impl<C: PgConfig> Checked<C> {
+    /// The checked target.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// The settings for one new connection: with `login` (none for a static
-    /// login), the user is set only when the settings have none (an empty one counts
-    /// as none), and the token is always the password.
-    #[must_use]
-    pub fn with_login(&self, login: Option<&ConnInfo>) -> C {
+    /// login), the user is set only when the settings have none (an empty one
+    /// counts as none), and the token is always the password.
+    pub fn with_login(&self, login: Option<&Login>) -> C {
         let mut config = self.config.clone();
         if let Some(login) = login {
-            apply_login(&mut config, login);
+            if config.user().is_none_or(str::is_empty) {
+                config.set_user(login.user());
+            }
+            config.set_password(login.password());
         }
         config
     }
-}
 
-/// The TLS rule of [`CheckedSettings::new`].
-fn enforce_tls(config: &mut impl PgSettings, allow_plaintext: bool) -> Result<(), CoreError> {
-    match config.ssl_mode() {
-        SslMode::Disable if allow_plaintext => Ok(()),
-        SslMode::Disable => Err(CoreError::InsecureTransport {
-            reason: "the connection settings say sslmode=disable, which would send the token \
-                     in the clear; remove it (sslmode=require is used), or for a local test \
-                     server only, opt out with danger_allow_plaintext"
-                .to_owned(),
-        }),
-        _ => {
-            config.set_ssl_mode(SslMode::Require);
-            Ok(())
-        }
+    /// The user a connection logs in as, for messages.
+    pub fn user<'a>(&'a self, login: Option<&'a Login>) -> &'a str {
+        self.config
+            .user()
+            .filter(|user| !user.is_empty())
+            .or(login.map(Login::user))
+            .unwrap_or_default()
     }
 }
 
-/// The user the settings name. An empty one (`user=''`, `postgresql://:pw@host`)
-/// counts as none: tokio-postgres would send it as is, and the server refuses an
-/// empty user name, where libpq means "the default user".
-fn settings_user(config: &impl PgSettings) -> Option<&str> {
-    config.user().filter(|user| !user.is_empty())
-}
+/// libpq's `sslmode` values that tokio-postgres does not know, and what they are
+/// rewritten to for its parser (the contract judges the named mode): with rustls,
+/// `require` verifies chain and host name; `allow` is the opt-out's `prefer`.
+const REWRITES: [(&str, &str); 3] = [
+    ("verify-full", "require"),
+    ("verify-ca", "require"),
+    ("allow", "prefer"),
+];
 
-fn is_static_login(config: &impl PgSettings) -> bool {
-    settings_user(config).is_some() && config.has_password()
-}
-
-fn apply_login(config: &mut impl PgSettings, login: &ConnInfo) {
-    if settings_user(config).is_none() {
-        config.set_user(login.user());
-    }
-    config.set_password(login.password());
-}
-
-/// libpq's `sslmode` values that tokio-postgres does not know; they mean `require`
-/// here, where rustls always verifies chain and host name.
-const VERIFY_MODES: [&str; 2] = ["verify-full", "verify-ca"];
-
-/// Rewrites `sslmode=verify-full` / `verify-ca` to `sslmode=require` where, and only
-/// where, tokio-postgres' parser reads an `sslmode` option: not inside another
-/// option's value (a password or `application_name` may contain that text), and
-/// also when written `sslmode = 'verify-full'` or percent-encoded in a URL. Strings
-/// the parser would refuse are returned unchanged, so its error is reported.
-fn normalize_sslmode(settings: &str) -> Cow<'_, str> {
+/// Reads the `sslmode` a string names (the last one, as the parser keeps), and
+/// rewrites the modes tokio-postgres does not know ([`REWRITES`]) where, and only where,
+/// tokio-postgres' parser reads an `sslmode` option: not inside another option's
+/// value (a password or `application_name` may contain that text), and also when
+/// written `sslmode = 'verify-full'` or percent-encoded in a URL. Strings the
+/// parser would refuse are returned unchanged, so its error is reported.
+fn normalize_sslmode(settings: &str) -> (Cow<'_, str>, Option<String>) {
     let spans = match ["postgresql://", "postgres://"]
         .iter()
         .find_map(|prefix| settings.strip_prefix(prefix))
@@ -210,24 +249,34 @@ fn normalize_sslmode(settings: &str) -> Cow<'_, str> {
         Some(rest) => url_sslmode_spans(rest, settings.len() - rest.len()),
         None => keyword_sslmode_spans(settings),
     };
-    if spans.is_empty() {
-        return Cow::Borrowed(settings);
+    let named = spans.last().map(|(_, value)| value.clone());
+    let rewrites: Vec<(Range<usize>, &str)> = spans
+        .into_iter()
+        .filter_map(|(span, value)| {
+            REWRITES
+                .iter()
+                .find(|(from, _)| *from == value)
+                .map(|(_, to)| (span, *to))
+        })
+        .collect();
+    if rewrites.is_empty() {
+        return (Cow::Borrowed(settings), named);
     }
     let mut out = String::with_capacity(settings.len());
     let mut copied = 0;
-    for span in spans {
+    for (span, to) in rewrites {
         out.push_str(&settings[copied..span.start]);
-        out.push_str("require");
+        out.push_str(to);
         copied = span.end;
     }
     out.push_str(&settings[copied..]);
-    Cow::Owned(out)
+    (Cow::Owned(out), named)
 }
 
-/// Byte ranges of verify-mode `sslmode` values in `key=value` settings, read as
+/// Byte ranges and values of `sslmode` options in `key=value` settings, read as
 /// tokio-postgres' `Parser` reads them (whitespace around `=`, single-quoted values,
 /// backslash escapes). Stops where that parser would stop or fail.
-fn keyword_sslmode_spans(s: &str) -> Vec<Range<usize>> {
+fn keyword_sslmode_spans(s: &str) -> Vec<(Range<usize>, String)> {
     let mut spans = Vec::new();
     let mut it = s.char_indices().peekable();
     let pos = |it: &mut std::iter::Peekable<std::str::CharIndices<'_>>| {
@@ -274,18 +323,18 @@ fn keyword_sslmode_spans(s: &str) -> Vec<Range<usize>> {
         if !terminated || (!quoted && value.is_empty()) {
             break;
         }
-        if key == "sslmode" && VERIFY_MODES.contains(&value.as_str()) {
-            spans.push(value_start..pos(&mut it));
+        if key == "sslmode" {
+            spans.push((value_start..pos(&mut it), value));
         }
     }
     spans
 }
 
-/// Byte ranges (offset by `base`) of verify-mode `sslmode` values in the query of a
-/// URL, split as tokio-postgres' `UrlParser` splits it: credentials up to the first
-/// `@`, host up to `/` or `?`, database up to `?`, then `key=value` pairs joined by
-/// `&`, keys and values percent-decoded.
-fn url_sslmode_spans(rest: &str, base: usize) -> Vec<Range<usize>> {
+/// Byte ranges (offset by `base`) and values of `sslmode` options in the query of
+/// a URL, split as tokio-postgres' `UrlParser` splits it: credentials up to the
+/// first `@`, host up to `/` or `?`, database up to `?`, then `key=value` pairs
+/// joined by `&`, keys and values percent-decoded.
+fn url_sslmode_spans(rest: &str, base: usize) -> Vec<(Range<usize>, String)> {
     let mut start = rest.find('@').map_or(0, |at| at + 1);
     match rest[start..].find(['/', '?']) {
         Some(end) => start += end,
@@ -309,8 +358,11 @@ fn url_sslmode_spans(rest: &str, base: usize) -> Vec<Range<usize>> {
             .find('&')
             .map_or(rest.len(), |amp| value_start + amp);
         let value = percent_decode(&rest[value_start..value_end]);
-        if key == b"sslmode" && VERIFY_MODES.iter().any(|mode| value == mode.as_bytes()) {
-            spans.push(base + value_start..base + value_end);
+        if key == b"sslmode" {
+            spans.push((
+                base + value_start..base + value_end,
+                String::from_utf8_lossy(&value).into_owned(),
+            ));
         }
         start = value_end + 1;
     }
@@ -342,22 +394,6 @@ fn percent_decode(s: &str) -> Vec<u8> {
     out
 }
 
-fn describe_hosts(config: &impl PgSettings) -> String {
-    let hosts: Vec<String> = config
-        .hosts()
-        .iter()
-        .map(|host| match host {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    if hosts.is_empty() {
-        "the configured host".to_owned()
-    } else {
-        hosts.join(",")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +410,18 @@ mod tests {
             ("ü%C3%BC", "üü".as_bytes()),
         ] {
             assert_eq!(percent_decode(encoded), decoded, "{encoded}");
+        }
+    }
+
+    #[test]
+    fn the_named_sslmode_is_the_last_one() {
+        for (settings, named) in [
+            ("host=h", None),
+            ("sslmode=disable sslmode=verify-ca", Some("verify-ca")),
+            ("postgres://h/d?sslmode=prefer", Some("prefer")),
+            ("a='sslmode=disable'", None),
+        ] {
+            assert_eq!(normalize_sslmode(settings).1.as_deref(), named, "{settings}");
         }
     }
 
@@ -403,7 +451,7 @@ mod tests {
                 "postgres://h/sslmode=verify-ca",
             ),
         ] {
-            assert_eq!(normalize_sslmode(settings), normalized, "{settings}");
+            assert_eq!(normalize_sslmode(settings).0, normalized, "{settings}");
         }
     }
 }

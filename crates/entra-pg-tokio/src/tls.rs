@@ -1,16 +1,12 @@
 //! A verifying rustls connector: roots from `webpki-roots` and/or the OS, plus
-//! root CAs from PEM (`PGSSLROOTCERT`).
+//! root CAs from PEM.
 
 use std::{fmt, path::Path, sync::Arc};
 
-use entra_pg_core::Error as CoreError;
+use entra_pg_core::{Error as CoreError, connector::Roots};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, pem::PemObject};
 use tokio_postgres_rustls::MakeRustlsConnect;
-
-/// The environment variable libpq reads for a root CA file; [`Tls::from_env`]
-/// reads it too. The value `system` means the operating system's roots.
-pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
 
 /// Verified TLS for PostgreSQL connections: a rustls client configuration with an
 /// explicit crypto provider (aws-lc-rs), so it works even when another crate in the
@@ -25,7 +21,8 @@ pub struct Tls {
 }
 
 impl Tls {
-    /// A builder starting from no roots at all.
+    /// A builder starting from no roots at all: add
+    /// [`default_roots`](TlsBuilder::default_roots) to start from the default set.
     pub fn builder() -> TlsBuilder {
         TlsBuilder {
             roots: RootCertStore::empty(),
@@ -34,23 +31,23 @@ impl Tls {
     }
 
     /// The default roots (those of the enabled features `webpki-roots` and
-    /// `native-roots`) plus the PEM file named by `PGSSLROOTCERT`, when set.
-    ///
-    /// # Errors
-    /// When `PGSSLROOTCERT` names a file that cannot be read or holds no
-    /// certificate, or when no root at all is trusted.
-    pub fn from_env() -> Result<Self, CoreError> {
+    /// `native-roots`) plus `extra`: the TLS of connectors that were given no
+    /// TLS connector of their own.
+    pub fn default_with(extra: &Roots) -> Result<Self, CoreError> {
         let mut builder = Self::builder().default_roots();
-        match std::env::var_os(PGSSLROOTCERT) {
-            Some(value) if value == "system" => builder = builder.native_roots(),
-            Some(value) if !value.is_empty() => builder = builder.root_pem_file(value)?,
-            _ => {}
+        for certificate in extra.certificates() {
+            builder
+                .roots
+                .add(certificate.clone())
+                .map_err(|err| CoreError::InvalidConfig {
+                    reason: format!("a root CA certificate is not one rustls accepts ({err})"),
+                })?;
         }
         builder.build()
     }
 
-    /// The connector to pass to `tokio_postgres::Config::connect` (and to the
-    /// connectors of this crate).
+    /// The connector to pass to `tokio_postgres::Config::connect`, or to a
+    /// connector builder's `tls(..)`.
     #[must_use]
     pub fn connector(&self) -> MakeRustlsConnect {
         MakeRustlsConnect::new(ClientConfig::clone(&self.config))
@@ -72,37 +69,6 @@ impl Tls {
 impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tls").field("roots", &self.roots).finish()
-    }
-}
-
-/// The TLS connector a connector builder will use: one the caller gave, or the
-/// default one ([`Tls::from_env`]), built only at `build()` so that a caller's own
-/// connector costs no `PGSSLROOTCERT` read or root parsing.
-pub enum TlsChoice<T> {
-    /// The caller's connector.
-    Given(T),
-    /// Build the default connector when needed.
-    Default(fn() -> Result<T, CoreError>),
-}
-
-impl TlsChoice<MakeRustlsConnect> {
-    /// The default: [`Tls::from_env`]'s connector.
-    #[must_use]
-    pub fn from_env() -> Self {
-        Self::Default(|| Tls::from_env().map(|tls| tls.connector()))
-    }
-}
-
-impl<T> TlsChoice<T> {
-    /// The connector, building the default one now if needed.
-    ///
-    /// # Errors
-    /// As [`Tls::from_env`].
-    pub fn resolve(self) -> Result<T, CoreError> {
-        match self {
-            Self::Given(tls) => Ok(tls),
-            Self::Default(build) => build(),
-        }
     }
 }
 
@@ -134,8 +100,9 @@ impl TlsBuilder {
         self
     }
 
-    /// Adds the operating system's roots. Certificates that fail to load are
-    /// skipped; if none loads, [`build`](Self::build) reports why.
+    /// Adds the operating system's roots (feature `native-roots`). Certificates
+    /// that fail to load are skipped; if none loads, [`build`](Self::build)
+    /// reports why.
     pub fn native_roots(mut self) -> Self {
         #[cfg(feature = "native-roots")]
         {
@@ -150,8 +117,8 @@ impl TlsBuilder {
         }
         #[cfg(not(feature = "native-roots"))]
         self.native_errors.push(
-            "the OS roots were asked for (PGSSLROOTCERT=system or native_roots()), but \
-             entra-pg-tokio was built without its `native-roots` feature"
+            "the OS roots were asked for (native_roots()), but entra-pg-tokio was built \
+             without its `native-roots` feature"
                 .to_owned(),
         );
         self
@@ -162,20 +129,21 @@ impl TlsBuilder {
     ///
     /// # Errors
     /// When the PEM holds no certificate or one cannot be parsed.
-    pub fn root_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self, CoreError> {
-        self.add_pem(pem.as_ref(), "the PEM given to TlsBuilder::root_pem")?;
+    pub fn root_cert_pem(mut self, pem: impl AsRef<[u8]>) -> Result<Self, CoreError> {
+        self.add_pem(pem.as_ref(), "the PEM given to TlsBuilder::root_cert_pem")?;
         Ok(self)
     }
 
-    /// Adds every certificate of a PEM file (what `PGSSLROOTCERT` names).
+    /// Adds every certificate of a PEM file.
     ///
     /// # Errors
     /// When the file cannot be read, holds no certificate, or one cannot be parsed.
-    pub fn root_pem_file(mut self, path: impl AsRef<Path>) -> Result<Self, CoreError> {
+    pub fn root_cert_file(mut self, path: impl AsRef<Path>) -> Result<Self, CoreError> {
         let path = path.as_ref();
         let pem = std::fs::read(path).map_err(|err| CoreError::InvalidConfig {
             reason: format!(
-                "cannot read the root CA file {} ({err}); check PGSSLROOTCERT",
+                "cannot read the root CA file {} ({err}); give the path of a PEM file holding \
+                 the server's root CA",
                 path.display()
             ),
         })?;
@@ -219,7 +187,7 @@ impl TlsBuilder {
             return Err(CoreError::InvalidConfig {
                 reason: "no trusted root certificate: enable the `webpki-roots` or \
                          `native-roots` feature, or add the server's root CA from PEM \
-                         (PGSSLROOTCERT, TlsBuilder::root_pem_file)"
+                         (root_cert_file / root_cert_pem)"
                     .to_owned(),
             });
         }
@@ -232,6 +200,9 @@ impl TlsBuilder {
             })?
             .with_root_certificates(self.roots)
             .with_no_client_auth();
+        // PostgreSQL 17's direct TLS needs it; older servers ignore it.
+        let mut config = config;
+        config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(Tls {
             config: Arc::new(config),
             roots,

@@ -5,7 +5,7 @@
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use entra_pg_core::{
     Error,
-    claims::{parse_principal_name, username_from_token},
+    claims::{principal_name, username_from_token},
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -138,9 +138,8 @@ fn non_string_claims_count_as_absent() {
 
 #[test]
 fn xms_mirid_casing_and_trailing_slashes() {
-    // Segment names compare case-insensitively (as the reference library does);
-    // the identity's name keeps its case. Trailing slashes are ignored (the
-    // reference returns no name for them).
+    // `providers` compares case-insensitively; the identity's name keeps its
+    // case. Trailing slashes are ignored (the reference returns no name for them).
     for mirid in [
         format!("{UAMI_PARENT}/Orders-API"),
         format!("{UAMI_PARENT}/Orders-API/"),
@@ -149,25 +148,36 @@ fn xms_mirid_casing_and_trailing_slashes() {
         format!("{}/Orders-API", UAMI_PARENT.to_lowercase()),
         "providers/MICROSOFT.MANAGEDIDENTITY/userassignedidentities/Orders-API".to_owned(),
     ] {
-        assert_eq!(parse_principal_name(&mirid), Some("Orders-API"), "{mirid}");
+        assert_eq!(principal_name(&mirid).as_deref(), Some("Orders-API"), "{mirid}");
         let claims = json!({"xms_mirid": mirid, "upn": "other@x"});
         assert_eq!(
             username_from_token(&jwt(&claims)).unwrap().as_deref(),
             Some("Orders-API")
         );
     }
-    // Not a user-assigned identity: falls through to the next claim.
+    // Any resource type: system-assigned identities are named after the resource,
+    // child resources in Azure's display form.
+    for (mirid, name) in [
+        ("/providers/Microsoft.Compute/virtualMachines/vm1", "vm1"),
+        ("/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/app/slots/blue", "app/slots/blue"),
+        ("/subscriptions/0/PROVIDERS/Microsoft.Web/sites/App/", "App"),
+        ("/providers/Microsoft.ManagedIdentity/userAssignedIdentity/a", "a"),
+        ("/providers/Microſoft.ManagedIdentity/userAssignedIdentities/a", "a"),
+    ] {
+        assert_eq!(principal_name(mirid).as_deref(), Some(name), "{mirid}");
+    }
+    // Not a resource ID: falls through to the next claim.
     for mirid in [
         UAMI_PARENT.to_owned(),
         format!("{UAMI_PARENT}/"),
         format!("{UAMI_PARENT}/a/b"),
         "/rg/xproviders/Microsoft.ManagedIdentity/userAssignedIdentities/a".to_owned(),
-        "/providers/Microsoft.ManagedIdentity/userAssignedIdentity/a".to_owned(),
-        "/providers/Microsoft.Compute/virtualMachines/vm1".to_owned(),
-        // Non-ASCII look-alikes are not the segment names.
-        "/providers/Microſoft.ManagedIdentity/userAssignedIdentities/a".to_owned(),
+        "/providers/Microsoft.Compute/virtualMachines".to_owned(),
+        "/providers".to_owned(),
+        "/subscriptions/0/resourceGroups/rg".to_owned(),
+        "/subscriptions//providers/Microsoft.Compute/virtualMachines/vm1".to_owned(),
     ] {
-        assert_eq!(parse_principal_name(&mirid), None, "{mirid}");
+        assert_eq!(principal_name(&mirid), None, "{mirid}");
         let claims = json!({"xms_mirid": mirid, "upn": "other@x"});
         assert_eq!(
             username_from_token(&jwt(&claims)).unwrap().as_deref(),
@@ -195,8 +205,10 @@ fn user_names_with_quotes_at_spaces_and_non_ascii_are_kept_exactly() {
                 .as_deref(),
             Some(user)
         );
-        let mirid = format!("{UAMI_PARENT}/{user}");
-        assert_eq!(parse_principal_name(&mirid), Some(user));
+        if !user.contains('/') {
+            let mirid = format!("{UAMI_PARENT}/{user}");
+            assert_eq!(principal_name(&mirid).as_deref(), Some(user));
+        }
     }
 }
 
@@ -238,8 +250,11 @@ proptest! {
         if let Ok(Some(user)) = username_from_token(&text) {
             prop_assert!(!user.is_empty());
         }
-        if let Some(name) = parse_principal_name(&text) {
-            prop_assert!(!name.is_empty() && !name.contains('/'));
+        if let Some(name) = principal_name(&text) {
+            // A name, or a name and child types and names: an odd number of
+            // non-empty segments.
+            let segments: Vec<&str> = name.split('/').collect();
+            prop_assert!(segments.len() % 2 == 1 && segments.iter().all(|s| !s.is_empty()));
         }
     }
 
@@ -279,9 +294,14 @@ proptest! {
         let user = username_from_token(&jwt(&Value::Object(claims.clone()))).unwrap();
         let text = |name: &str| claims.get(name)?.as_str().filter(|v| !v.is_empty());
         let want = text("xms_mirid")
-            .and_then(parse_principal_name)
-            .or_else(|| ["upn", "preferred_username", "unique_name"].into_iter().find_map(text));
-        prop_assert_eq!(user.as_deref(), want);
+            .and_then(principal_name)
+            .or_else(|| {
+                ["upn", "preferred_username", "unique_name"]
+                    .into_iter()
+                    .find_map(text)
+                    .map(str::to_owned)
+            });
+        prop_assert_eq!(user, want);
     }
 
     #[test]
@@ -297,7 +317,40 @@ proptest! {
     fn xms_mirid_round_trips(
         (name, mirid) in "[^/]{1,64}".prop_flat_map(|name| (Just(name.clone()), mirid(name))),
     ) {
-        prop_assert_eq!(parse_principal_name(&mirid), Some(name.as_str()));
+        prop_assert_eq!(principal_name(&mirid), Some(name.clone()));
+        let token = jwt(&json!({"xms_mirid": mirid, "upn": "someone-else@x"}));
+        prop_assert_eq!(username_from_token(&token).unwrap(), Some(name));
+    }
+}
+
+/// A resource ID of any type, with child resources: the name is every segment
+/// after `providers/<namespace>/<type>/`, in Azure's display form.
+fn resource_id() -> impl Strategy<Value = (String, String)> {
+    let segment = "[A-Za-z0-9._-]{1,12}";
+    (
+        segment,
+        segment,
+        segment,
+        proptest::collection::vec((segment, segment), 0..3),
+        0..3usize,
+    )
+        .prop_map(|(namespace, kind, name, children, slashes)| {
+            let mut display = name.clone();
+            let mut path = format!("/subscriptions/0/resourceGroups/rg/providers/{namespace}/{kind}/{name}");
+            for (child_kind, child_name) in children {
+                path.push_str(&format!("/{child_kind}/{child_name}"));
+                display.push_str(&format!("/{child_kind}/{child_name}"));
+            }
+            (format!("{path}{}", "/".repeat(slashes)), display)
+        })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn any_resource_id_names_its_resource((mirid, name) in resource_id()) {
+        prop_assert_eq!(principal_name(&mirid), Some(name.clone()));
         let token = jwt(&json!({"xms_mirid": mirid, "upn": "someone-else@x"}));
         prop_assert_eq!(username_from_token(&token).unwrap(), Some(name));
     }

@@ -4,6 +4,7 @@
 mod blocking;
 mod cache;
 mod claims;
+mod contract;
 mod kit;
 mod redaction;
 mod server;

@@ -3,13 +3,13 @@
 use entra_pg_core::Error;
 use entra_pg_testkit::{FakeEntra, Fault, captured_logs};
 
-use crate::support::{auth, identity_with_role};
+use crate::support::{Logins as _, auth, identity_with_role};
 
 #[tokio::test]
 async fn debug_output_of_every_public_type_hides_the_token() {
     let (identity, user) = identity_with_role();
     let auth = auth(&identity);
-    let info = auth.conninfo().await.unwrap();
+    let info = auth.login_now().await.unwrap();
     let token = info.password().to_owned();
     assert!(token.len() > 1000, "realistic token size");
     for text in [
@@ -33,7 +33,7 @@ async fn errors_never_carry_the_token_even_when_the_reply_did() {
     let (identity, _) = identity_with_role();
     let auth = auth(&identity);
     identity.set_fault(Some(Fault::MalformedJson));
-    let err = auth.conninfo().await.unwrap_err();
+    let err = auth.login_now().await.unwrap_err();
     let token = identity.issued_tokens().pop().unwrap();
     assert!(matches!(err, Error::Credential { .. }), "{err:?}");
     let mut chain = format!("{err} {err:?}");
@@ -51,10 +51,10 @@ async fn errors_never_carry_the_token_even_when_the_reply_did() {
 async fn no_issued_token_appears_in_the_captured_logs() {
     let (identity, _) = identity_with_role();
     let auth = auth(&identity);
-    auth.conninfo().await.unwrap();
-    auth.refresh().await.unwrap();
+    auth.login_now().await.unwrap();
+    auth.refresh_now().await.unwrap();
     identity.set_fault(Some(Fault::Status(500)));
-    let _ = auth.refresh().await;
+    let _ = auth.refresh_now().await;
     let logs = captured_logs();
     assert!(
         logs.contains("entra-pg: got an Entra token"),

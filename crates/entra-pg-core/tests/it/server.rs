@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use entra_pg_testkit::{Fault, PgServer};
 
-use crate::support::{auth, builder, identity_with_role};
+use crate::support::{Logins as _, auth, builder, identity_with_role};
 
 #[tokio::test]
 async fn derived_user_and_token_log_in_over_tls() {
     let (identity, user) = identity_with_role();
-    let info = auth(&identity).conninfo().await.unwrap();
+    let info = auth(&identity).login_now().await.unwrap();
     let server = PgServer::shared();
     assert_eq!(
         server.login(info.user(), info.password()).await.unwrap(),
@@ -23,8 +23,8 @@ async fn an_older_token_stays_valid_but_a_tampered_token_and_a_wrong_password_ar
     let (identity, user) = identity_with_role();
     let auth = auth(&identity);
     let server = PgServer::shared();
-    let old = auth.conninfo().await.unwrap();
-    let new = auth.refresh().await.unwrap();
+    let old = auth.login_now().await.unwrap();
+    let new = auth.refresh_now().await.unwrap();
     assert!(old.password() != new.password(), "a new token");
     // Like Azure: every unexpired token is accepted, not only the newest, so a
     // connection that read the token just before a refresh still logs in.
@@ -56,8 +56,8 @@ async fn an_expired_token_is_rejected_by_the_server() {
         .login_on(PgServer::shared(), &user)
         .build();
     // entra-pg itself refuses a token that is expired on arrival …
-    let err = auth(&identity).conninfo().await.unwrap_err();
-    assert!(err.to_string().contains("expired"), "{err}");
+    let err = auth(&identity).login_now().await.unwrap_err();
+    assert_eq!(err.kind(), "token_expired_on_arrival");
     // … and so does the server, which is what makes the expiry tests real.
     let token = identity.issued_tokens().pop().unwrap();
     let server = PgServer::shared();
@@ -70,8 +70,8 @@ async fn an_expired_token_is_rejected_by_the_server() {
 async fn a_token_for_another_role_is_rejected() {
     let (alice, _) = identity_with_role();
     let (bob, bob_role) = identity_with_role();
-    let alice_token = auth(&alice).conninfo().await.unwrap();
-    let bob_token = auth(&bob).conninfo().await.unwrap();
+    let alice_token = auth(&alice).login_now().await.unwrap();
+    let bob_token = auth(&bob).login_now().await.unwrap();
     let server = PgServer::shared();
     let err = server
         .login(&bob_role, alice_token.password())
@@ -86,9 +86,9 @@ async fn a_token_for_another_role_is_rejected() {
 async fn a_failing_endpoint_never_changes_what_the_server_accepts() {
     let (identity, user) = identity_with_role();
     let auth = auth(&identity);
-    let good = auth.conninfo().await.unwrap();
+    let good = auth.login_now().await.unwrap();
     identity.set_fault(Some(Fault::MalformedJson));
-    assert!(auth.refresh().await.is_err());
+    assert!(auth.refresh_now().await.is_err());
     assert_eq!(
         PgServer::shared()
             .login(&user, good.password())

@@ -1,27 +1,23 @@
 //! The libpq URL of a login, read back independently: settings built from arbitrary
 //! values keep them, the injected user and token arrive exactly, TLS stays
 //! `verify-full`, and the token shows in neither `redact_url` nor `Debug`. No server
-//! involved. The fuzz target `diesel_conninfo` (see the root README) covers the same
+//! involved. The fuzz target `diesel_conninfo` (see CONTRIBUTING.md) covers the same
 //! code for longer, with libpq's own parser as a second reader.
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc};
 
 use entra_pg_core::EntraAuth;
-use entra_pg_diesel::{PgConnector, redact_url};
-use entra_pg_testkit::FixedToken;
+use entra_pg_diesel::{EntraConnector, redact_url};
+use entra_pg_testkit::{FixedToken, TestCa};
 use proptest::prelude::*;
 
-/// `EntraAuth` logging in as `user` with `token`.
+/// `EntraAuth` logging in as `user` with `token`, allowed to reach the test host.
 fn auth(user: &str, token: &str) -> EntraAuth {
     EntraAuth::builder(Arc::new(FixedToken(token.to_owned())))
         .user(user)
+        .allow_host("db.example.com")
         .build()
         .unwrap()
-}
-
-/// Any file that exists, standing in for a root CA file.
-fn root_cert() -> PathBuf {
-    std::env::current_exe().unwrap()
 }
 
 /// libpq quoting: single quotes, backslash before `'` and `\`.
@@ -134,7 +130,7 @@ impl Case {
     }
 
     fn is_static(&self) -> bool {
-        self.own_user().is_some() && self.password.is_some()
+        self.own_user().is_some() && self.password.as_deref().is_some_and(|p| !p.is_empty())
     }
 }
 
@@ -187,8 +183,7 @@ fn fuzz_regressions_login_url() {
             "a\u{a0}password=x",
         ),
     ] {
-        let connector = PgConnector::builder(settings, auth("entra-user", "token-value"))
-            .root_cert(root_cert())
+        let connector = EntraConnector::builder(settings, auth("entra-user", "token-value"))
             .build()
             .unwrap();
         assert!(!connector.is_static_login(), "{settings}");
@@ -206,19 +201,17 @@ fn fuzz_regressions_login_url() {
         "host=db.example.com sslmode=verify-full ssl=true",
         "postgresql://db.example.com?sslmode=verify-full&requiressl=0",
     ] {
-        let err = PgConnector::builder(settings, auth("entra-user", "token-value"))
-            .root_cert(root_cert())
+        let err = EntraConnector::builder(settings, auth("entra-user", "token-value"))
             .build()
             .map(drop)
             .unwrap_err();
         assert_eq!(err.kind(), "insecure_transport", "{settings}");
-        let connector = PgConnector::builder(settings, auth("entra-user", "token-value"))
-            .root_cert(root_cert())
-            .danger_allow_insecure_sslmode(true)
+        let connector = EntraConnector::builder(settings, auth("entra-user", "token-value"))
+            .danger_allow_insecure_transport(true)
             .build()
             .unwrap();
         let params = read_login_url(connector.login_url().unwrap().expose()).unwrap();
-        assert_eq!(params["sslmode"], connector.ssl_mode(), "{settings}");
+        assert_eq!(params["sslmode"], connector.target().ssl_mode().as_str(), "{settings}");
         assert!(!params.contains_key("requiressl") && !params.contains_key("ssl"));
     }
 }
@@ -243,9 +236,8 @@ proptest! {
     ) {
         let settings = case.settings();
         let weak = case.sslmode.is_some_and(|mode| mode != "verify-full");
-        let built = PgConnector::builder(&settings, auth(&login_user, &token))
-            .root_cert(root_cert())
-            .danger_allow_insecure_sslmode(allow_insecure)
+        let built = EntraConnector::builder(&settings, auth(&login_user, &token))
+            .danger_allow_insecure_transport(allow_insecure)
             .build();
         if weak && !allow_insecure {
             let err = built.map(drop).unwrap_err();
@@ -269,14 +261,19 @@ proptest! {
         }
         let sslmode = case.sslmode.unwrap_or("verify-full");
         prop_assert_eq!(params.get("sslmode").map(String::as_str), Some(sslmode));
-        prop_assert_eq!(connector.ssl_mode(), sslmode);
-        let root = root_cert();
-        prop_assert_eq!(params.get("sslrootcert").map(String::as_str), root.to_str());
+        prop_assert_eq!(connector.target().ssl_mode().as_str(), sslmode);
+        let verifying = matches!(sslmode, "verify-full" | "verify-ca");
+        prop_assert_eq!(
+            params.get("sslrootcert").map(String::as_str),
+            connector.root_cert().and_then(|root| root.to_str())
+        );
+        prop_assert_eq!(params.contains_key("sslrootcert"), verifying);
+        prop_assert_eq!(params.get("gssencmode").map(String::as_str), Some("disable"));
         prop_assert_eq!(params.get("host").map(String::as_str), Some("db.example.com"));
         prop_assert_eq!(params.get("port").map(String::as_str), Some("6432"));
         prop_assert_eq!(params.get("dbname"), Some(&case.dbname));
         prop_assert_eq!(params.get("application_name"), Some(&case.application_name));
-        prop_assert_eq!(params.len(), 8, "no other parameter");
+        prop_assert_eq!(params.len(), if verifying { 9 } else { 8 }, "no other parameter");
 
         // The token shows nowhere else, unless the settings or the user spell it.
         if !case.is_static() && token.len() >= 4 {
@@ -291,4 +288,31 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_system_bundle_and_added_roots_go_to_libpq_in_one_file() {
+    let plain = EntraConnector::new("host=db.example.com", auth("u", "t")).unwrap();
+    let system = plain.root_cert().expect("the system bundle").to_owned();
+    assert!(system.is_file(), "{}", system.display());
+    let ca = TestCa::new("added").pem();
+    let added = EntraConnector::builder("host=db.example.com", auth("u", "t"))
+        .root_cert_pem(ca.as_bytes())
+        .build()
+        .unwrap();
+    let combined = std::fs::read_to_string(added.root_cert().unwrap()).unwrap();
+    let bundle = std::fs::read_to_string(&system).unwrap();
+    assert!(combined.starts_with(&bundle) && combined.trim_end().ends_with(ca.trim_end()));
+    // The root of the settings' sslrootcert is added too, never replacing the bundle.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ca.pem");
+    std::fs::write(&file, &ca).unwrap();
+    let settings = format!("host=db.example.com sslrootcert={}", file.display());
+    let from_settings = EntraConnector::new(settings, auth("u", "t")).unwrap();
+    let combined = std::fs::read_to_string(from_settings.root_cert().unwrap()).unwrap();
+    assert!(combined.starts_with(&bundle) && combined.contains(&ca));
+    // A missing file is an error that names it.
+    let err = EntraConnector::new("host=db.example.com sslrootcert=/nonexistent/ca.pem", auth("u", "t"))
+        .unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }

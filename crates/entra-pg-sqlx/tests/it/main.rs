@@ -1,11 +1,8 @@
-//! entra-pg-sqlx against a real PostgreSQL server over TLS and the test kit's Entra
-//! endpoint, through the real `ManagedIdentityCredential`.
+//! Integration tests of entra-pg-sqlx: the shared driver suite for a single
+//! `PgConnection` and an `EntraPool`, and the pool refresher's own lifecycle.
 
-mod direct;
-mod lifecycle;
-mod outage;
-mod pool;
-mod redaction;
-mod rotation;
-mod support;
-mod tls;
+mod drivers;
+mod refresher;
+
+entra_pg_testkit::driver_suite!(sqlx_connection, crate::drivers::Connection);
+entra_pg_testkit::driver_suite!(sqlx_pool, crate::drivers::Pool);

@@ -1,89 +1,15 @@
-//! TLS is mandatory and verified: no token to a plaintext server or an untrusted one.
+//! The rustls set-up of this crate: roots from PEM, the default set, and what a
+//! custom TLS connector may be combined with.
 
-use entra_pg_core::Error as CoreError;
-use entra_pg_testkit::{PgServer, TestCa, unique_name};
-use entra_pg_tokio::{EntraConnector, Error, Tls};
+use std::sync::Arc;
 
-use crate::support::{auth, builder, current_user, plaintext_server, settings, tls};
-
-#[tokio::test]
-async fn a_server_without_tls_never_receives_the_token() {
-    let server = plaintext_server();
-    let user = format!("{}@contoso.com", unique_name("plain"));
-    let identity = builder().upn(&user).login_on(server, &user).build();
-    let auth = auth(&identity);
-    let connector = EntraConnector::builder(settings(server), auth.clone())
-        .tls(tls(PgServer::shared()).connector())
-        .build()
-        .unwrap();
-    let err = connector.connect_spawned().await.unwrap_err();
-    assert!(
-        matches!(err, Error::Entra(CoreError::InsecureTransport { .. })),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("does not offer TLS"), "{err}");
-    assert_eq!(
-        server.password_checks_for(&user),
-        0,
-        "no password reached the server"
-    );
-
-    // The counter is real: with the dangerous opt-out the same login goes through.
-    let mut config = settings(server);
-    config.ssl_mode(entra_pg_tokio::tokio_postgres::config::SslMode::Disable);
-    let insecure = EntraConnector::builder(config, auth)
-        .danger_allow_plaintext(true)
-        .build()
-        .unwrap();
-    let client = insecure.connect_spawned().await.unwrap();
-    assert_eq!(current_user(&client).await, user);
-    assert_eq!(server.password_checks_for(&user), 1);
-}
-
-#[tokio::test]
-async fn an_unknown_ca_is_a_certificate_error_with_a_pgsslrootcert_hint() {
-    let server = PgServer::shared();
-    let user = format!("{}@contoso.com", unique_name("unknown_ca"));
-    let identity = builder().upn(&user).login_on(server, &user).build();
-    let other_ca = Tls::builder()
-        .root_pem(TestCa::new("some other CA").pem())
-        .unwrap()
-        .build()
-        .unwrap();
-    let connector = EntraConnector::builder(settings(server), auth(&identity))
-        .tls(other_ca.connector())
-        .build()
-        .unwrap();
-    let err = connector.connect_spawned().await.unwrap_err();
-    let Error::Certificate { host, .. } = &err else {
-        panic!("expected a certificate error, got {err:?}");
-    };
-    assert_eq!(host, "localhost");
-    let message = err.to_string();
-    assert!(message.contains("PGSSLROOTCERT"), "{message}");
-    assert!(message.contains("UnknownIssuer"), "{message}");
-    assert_eq!(err.kind(), "certificate");
-    assert_eq!(server.password_checks_for(&user), 0);
-}
-
-#[cfg(feature = "webpki-roots")]
-#[tokio::test]
-async fn the_public_roots_do_not_trust_a_private_ca() {
-    let server = PgServer::shared();
-    let (identity, _) = crate::support::identity_with_role();
-    let public = Tls::builder().default_roots().build().unwrap();
-    assert!(public.root_count() > 100, "the Mozilla set");
-    let connector = EntraConnector::builder(settings(server), auth(&identity))
-        .tls(public.connector())
-        .build()
-        .unwrap();
-    let err = connector.connect_spawned().await.unwrap_err();
-    assert!(matches!(err, Error::Certificate { .. }), "{err:?}");
-}
+use entra_pg_core::{EntraAuth, Error as CoreError};
+use entra_pg_testkit::{FixedToken, TestCa};
+use entra_pg_tokio::{EntraConnector, Tls, tokio_postgres::NoTls};
 
 #[test]
 fn bad_root_ca_input_is_a_config_error_that_says_what_to_fix() {
-    let not_pem = Tls::builder().root_pem("hello").unwrap_err();
+    let not_pem = Tls::builder().root_cert_pem("hello").unwrap_err();
     assert!(
         matches!(not_pem, CoreError::InvalidConfig { .. }),
         "{not_pem:?}"
@@ -91,17 +17,15 @@ fn bad_root_ca_input_is_a_config_error_that_says_what_to_fix() {
     assert!(not_pem.to_string().contains("no certificate"), "{not_pem}");
 
     let missing = Tls::builder()
-        .root_pem_file("/nonexistent/entra-pg/root.crt")
+        .root_cert_file("/nonexistent/entra-pg/root.crt")
         .unwrap_err();
-    let message = missing.to_string();
     assert!(
-        message.contains("/nonexistent/entra-pg/root.crt"),
-        "{message}"
+        missing.to_string().contains("/nonexistent/entra-pg/root.crt"),
+        "{missing}"
     );
-    assert!(message.contains("PGSSLROOTCERT"), "{message}");
 
     let broken = "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n";
-    assert!(Tls::builder().root_pem(broken).is_err());
+    assert!(Tls::builder().root_cert_pem(broken).is_err());
 
     let empty = Tls::builder().build().unwrap_err();
     assert!(empty.to_string().contains("no trusted root"), "{empty}");
@@ -113,10 +37,48 @@ fn a_pem_file_with_a_chain_adds_every_certificate() {
     let path = dir.path().join("roots.pem");
     let bundle = format!("{}{}", TestCa::new("a").pem(), TestCa::new("b").pem());
     std::fs::write(&path, bundle).unwrap();
-    let tls = Tls::builder()
-        .root_pem_file(&path)
+    let tls = Tls::builder().root_cert_file(&path).unwrap().build().unwrap();
+    assert_eq!(tls.root_count(), 2);
+    let with_defaults = Tls::builder()
+        .default_roots()
+        .root_cert_file(&path)
         .unwrap()
         .build()
         .unwrap();
-    assert_eq!(tls.root_count(), 2);
+    assert!(with_defaults.root_count() > 100, "the Mozilla set and ours");
+}
+
+fn auth() -> EntraAuth {
+    EntraAuth::builder(Arc::new(FixedToken("t.t.t".to_owned())))
+        .allow_host("db.example.com")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn root_cas_cannot_be_given_with_a_custom_tls_connector() {
+    let err = EntraConnector::builder("host=db.example.com", auth())
+        .tls(NoTls)
+        .root_cert_pem(TestCa::new("x").pem())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_config");
+    assert!(err.to_string().contains("custom TLS connector"), "{err}");
+    // Without roots, any connector is taken (NoTls then fails closed on connect).
+    assert!(
+        EntraConnector::builder("host=db.example.com", auth())
+            .tls(NoTls)
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_root_file_that_does_not_exist_is_reported_at_build_with_its_path() {
+    let err = EntraConnector::builder("host=db.example.com", auth())
+        .root_cert_file("/nonexistent/ca.pem")
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), "invalid_config");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
