@@ -23,6 +23,7 @@
 //! their own [`Identity`] (own client ID, tenant, role and counters).
 
 mod az;
+mod bindir;
 mod certs;
 mod entra;
 mod fixed;
@@ -42,7 +43,8 @@ pub use fixed::FixedToken;
 pub use hostile::{HostileServer, Listener, OTHER_HOST};
 pub use jwt::decode_claims;
 pub use logs::{captured_logs, init_logs, init_logs_with, on_log_line};
-pub use pg::{find_bindir, LoginError, PgServer, PgServerBuilder};
+pub use bindir::find_bindir;
+pub use pg::{LoginError, PgServer, PgServerBuilder};
 pub use runtime::block_on;
 
 /// An Azure-style server name under the public cloud's domain, for the positive

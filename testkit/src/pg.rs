@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use time::OffsetDateTime;
 use tokio_postgres::{config::SslMode, Client, NoTls};
 
-use crate::{certs::TestCa, ldap::ServerId, runtime};
+use crate::{bindir::find_bindir, certs::TestCa, ldap::ServerId, runtime};
 
 /// How to start a [`PgServer`].
 #[must_use]
@@ -445,47 +445,6 @@ fn login_error(err: tokio_postgres::Error) -> LoginError {
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The directory holding the PostgreSQL server binaries (`initdb`, `pg_ctl`,
-/// `postgres`), searched in `PG_BINDIR`, `pg_config --bindir`, `PATH`, then the
-/// newest `/usr/lib/postgresql/*/bin`. The error says what to install.
-pub fn find_bindir() -> Result<PathBuf, String> {
-    let has_initdb = |dir: &Path| dir.join("initdb").is_file();
-    if let Some(dir) = std::env::var_os("PG_BINDIR").map(PathBuf::from) {
-        return if has_initdb(&dir) {
-            Ok(dir)
-        } else {
-            Err(format!("PG_BINDIR={} has no initdb", dir.display()))
-        };
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if has_initdb(&dir) {
-            return Ok(dir);
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_initdb(dir)) {
-            return Ok(dir);
-        }
-    }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse().ok()?;
-            let bin = entry.path().join("bin");
-            has_initdb(&bin).then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
-        "no PostgreSQL server binaries (initdb) found via PG_BINDIR, pg_config, PATH or \
-         /usr/lib/postgresql/*/bin; install postgresql (apt-get install postgresql)"
-            .to_owned()
-    })
 }
 
 fn running_as_root() -> bool {

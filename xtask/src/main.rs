@@ -1,22 +1,28 @@
 //! Project automation. Run through the cargo alias: `cargo xtask <command>`.
 //!
-//! - `cargo xtask test`: the test suite (needs PostgreSQL server binaries; see README).
-//! - `cargo xtask demo`: every example against a local PostgreSQL and a local
-//!   Entra-compatible endpoint, then a summary table.
-//! - `cargo xtask bench [--quick]`: the benchmark report (hot path, connect time
-//!   static password vs Entra for every driver, cold burst, Azure CLI, soak and
-//!   outage), printed and written to `target/bench-report.md`.
-//! - `cargo xtask lint`: fmt check, clippy `-D warnings`, docs `-D warnings`,
-//!   `cargo deny check bans licenses sources`.
-//! - `cargo xtask ci`: `test`, then `lint`.
+//! - `cargo xtask test`: the test suite. Installs what a fresh machine lacks
+//!   first (PostgreSQL server binaries, libpq, the test host names).
+//! - `cargo xtask demo [--serve]`: every example against a local PostgreSQL and a
+//!   local Entra-compatible endpoint, then `entra-pg doctor`; `--serve` keeps
+//!   them up to rerun examples by hand.
+//! - `cargo xtask bench [ARGS]`: the benchmark report (`bench/`, release build),
+//!   written to `BENCHMARKS.md`.
+//! - `cargo xtask lint`: fmt, clippy `-D warnings` per package, docs
+//!   `-D warnings` (all features, and each crate with none), `cargo deny`, the
+//!   declared `rust-version`s.
+//! - `cargo xtask package`: `cargo package` of every publishable crate, each
+//!   built from its tarball; and each crate's README quickstart compiled in a
+//!   crate outside the workspace.
+//! - `cargo xtask ci`: `test`, `lint`, then `package`.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line tool reports to the terminal"
 )]
 
-mod bench;
-mod bench_diesel;
-mod demo;
+mod lint;
+mod msrv;
+mod package;
+mod prereqs;
 
 use std::{
     path::PathBuf,
@@ -25,30 +31,17 @@ use std::{
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
     let result = match args.first().map(String::as_str) {
-        Some("test") => test(&args[1..]),
-        Some("demo") => demo::run(),
-        // Measured in release: the debug build of our own crates is not what users run.
-        Some("bench") if cfg!(debug_assertions) => {
-            let mut command = cargo();
-            command.args([
-                "run",
-                "--release",
-                "--quiet",
-                "--locked",
-                "-p",
-                "xtask",
-                "--",
-                "bench",
-            ]);
-            command.args(&args[1..]);
-            run(command)
-        }
-        Some("bench") => bench::run(&args[1..]),
-        Some("lint") => lint(),
-        Some("ci") => test(&[]).and_then(|()| lint()),
+        Some("test") => test(rest),
+        Some("demo") => demo(rest),
+        Some("bench") => bench(rest),
+        Some("lint") => lint::run_lint(),
+        Some("package") => package::run_package(),
+        Some("msrv") => msrv::check(),
+        Some("ci") => test(&[]).and_then(|()| lint::run_lint()).and_then(|()| package::run_package()),
         _ => {
-            eprintln!("usage: cargo xtask <test|demo|bench|lint|ci>");
+            eprintln!("usage: cargo xtask <test|demo|bench|lint|package|ci> [args]");
             return ExitCode::from(2);
         }
     };
@@ -75,7 +68,7 @@ pub(crate) fn cargo() -> Command {
     command
 }
 
-fn run(mut command: Command) -> Result<(), String> {
+pub(crate) fn run(mut command: Command) -> Result<(), String> {
     println!("$ {command:?}");
     let status = command
         .status()
@@ -88,52 +81,32 @@ fn run(mut command: Command) -> Result<(), String> {
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
-    check_postgres()?;
+    let bindir = prereqs::ensure_all()?;
     let mut command = cargo();
     command
-        .args(["test", "--workspace", "--all-features", "--locked"])
-        .args(extra);
+        .args(["test", "--workspace", "--locked"])
+        .args(extra)
+        .env("PG_BINDIR", bindir);
     run(command)
 }
 
-fn lint() -> Result<(), String> {
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--check"]);
-    run(fmt)?;
-    let mut clippy = cargo();
-    clippy.args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--all-features",
-        "--locked",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    run(clippy)?;
-    let mut doc = cargo();
-    doc.args([
-        "doc",
-        "--workspace",
-        "--all-features",
-        "--no-deps",
-        "--locked",
-    ])
-    .env("RUSTDOCFLAGS", "-D warnings");
-    run(doc)?;
-    // The RustSec advisory database cannot be fetched without general internet
-    // access; advisories are checked where it can (`cargo deny check advisories`).
-    let mut deny = cargo();
-    deny.args(["deny", "--locked", "check", "bans", "licenses", "sources"]);
-    run(deny)
+fn demo(extra: &[String]) -> Result<(), String> {
+    let bindir = prereqs::ensure_all()?;
+    let mut command = cargo();
+    command
+        .args(["run", "--quiet", "--locked", "-p", "entra-pg-examples", "--bin", "demo", "--"])
+        .args(extra)
+        .env("PG_BINDIR", bindir);
+    run(command)
 }
 
-/// The tests start their own PostgreSQL server; say what to install when the
-/// binaries are missing rather than failing deep inside a test. Uses the test
-/// kit's own search, so this check and the tests always agree.
-fn check_postgres() -> Result<(), String> {
-    entra_pg_testkit::find_bindir()
-        .map(|_| ())
-        .map_err(|err| format!("{err}; .ci/run does this for you"))
+fn bench(extra: &[String]) -> Result<(), String> {
+    let bindir = prereqs::ensure_all()?;
+    let mut command = cargo();
+    // Measured in release: the debug build of our own crates is not what users run.
+    command
+        .args(["run", "--release", "--quiet", "--locked", "-p", "entra-pg-bench", "--"])
+        .args(extra)
+        .env("PG_BINDIR", bindir);
+    run(command)
 }

@@ -73,6 +73,24 @@ pub enum CredentialSource {
     DeveloperTools,
 }
 
+impl std::fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WorkloadIdentity => f.write_str("WorkloadIdentityCredential"),
+            Self::ClientSecret => f.write_str("ClientSecretCredential"),
+            Self::ManagedIdentity {
+                client_id: Some(id),
+            } => write!(f, "ManagedIdentityCredential (user-assigned, client id {id})"),
+            Self::ManagedIdentity { client_id: None } => {
+                f.write_str("ManagedIdentityCredential (system-assigned)")
+            }
+            Self::AzureCli => f.write_str("AzureCliCredential"),
+            Self::AzureDeveloperCli => f.write_str("AzureDeveloperCliCredential"),
+            Self::DeveloperTools => f.write_str("DeveloperToolsCredential (Azure CLI, then azd)"),
+        }
+    }
+}
+
 const NAMES: &str = "dev, prod, WorkloadIdentityCredential, ClientSecretCredential, \
                      EnvironmentCredential, ManagedIdentityCredential, AzureCliCredential, \
                      AzureDeveloperCliCredential, DeveloperToolsCredential";
@@ -93,7 +111,17 @@ impl CredentialSource {
     /// # Errors
     /// As [`from_env`](Self::from_env).
     pub fn from_env_with_reason() -> Result<(Self, String), Error> {
-        let lookup = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        Self::choose(|name| std::env::var(name).ok())
+    }
+
+    /// The rules applied to any variable lookup (a tool's own flag standing in
+    /// for `AZURE_TOKEN_CREDENTIALS`, say), and which rule chose the credential.
+    /// Empty values count as unset.
+    ///
+    /// # Errors
+    /// As [`from_env`](Self::from_env).
+    pub fn choose(lookup: impl Fn(&str) -> Option<String>) -> Result<(Self, String), Error> {
+        let lookup = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let source = Self::from_lookup(lookup)?;
         let reason = if let Some(named) = lookup("AZURE_TOKEN_CREDENTIALS") {
             format!("AZURE_TOKEN_CREDENTIALS={named}")

@@ -1,7 +1,4 @@
-//! A diesel-async bb8 pool of `AsyncPgConnection`s with Entra login: every new
-//! physical connection is opened through entra-pg-tokio's connector (verified TLS,
-//! current token from the shared cache). diesel-async's default setup would
-//! connect without TLS.
+//! diesel-async `AsyncPgConnection`s in a bb8 pool with Entra login.
 //!
 //! ```text
 //! POSTGRES_SERVER=myserver.postgres.database.azure.com cargo run -p entra-pg-examples --bin diesel_async
@@ -11,26 +8,26 @@ use std::process::ExitCode;
 use diesel::{dsl::sql, sql_types::Text};
 use diesel_async::RunQueryDsl;
 use entra_pg_diesel::{AsyncBb8Pool, AsyncConnector, async_manager};
-use entra_pg_examples::{Settings, finish};
+use entra_pg_examples::{BoxError, Message, Settings, finish_boxed};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    finish(run().await)
+    finish_boxed(run().await)
 }
 
-async fn run() -> Result<String, Box<dyn std::error::Error>> {
+async fn run() -> Result<String, BoxError> {
     let settings = Settings::from_env()?;
-    let connector = AsyncConnector::new(settings.tokio_config(), settings.entra_auth()?)?;
+    let builder = AsyncConnector::builder(settings.key_value(), settings.entra_auth()?);
+    let connector = settings.roots(builder).build()?;
     let pool = AsyncBb8Pool::builder()
         .max_size(5)
-        .min_idle(5)
-        // Report the cause (token, TLS, login) instead of retrying until a timeout.
-        .retry_connection(false)
-        .build(async_manager(connector))
-        .await?;
-    let mut conn = pool.get().await?;
+        .build_unchecked(async_manager(connector.clone()));
+    let mut connection = pool.get().await.map_err(|err| match connector.last_failure() {
+        Some(failure) => Message(failure.chain).into(),
+        None => BoxError::from(err),
+    })?;
     let user = diesel::select(sql::<Text>("current_user::text"))
-        .get_result(&mut conn)
+        .get_result(&mut connection)
         .await?;
     Ok(user)
 }

@@ -5,17 +5,17 @@
 //! ```
 use std::process::ExitCode;
 
-use entra_pg_examples::{Settings, finish};
+use entra_pg_examples::{BoxError, Settings, finish_boxed};
 use entra_pg_sync::EntraConnector;
 
 fn main() -> ExitCode {
-    finish(run())
+    finish_boxed(run())
 }
 
-fn run() -> Result<String, Box<dyn std::error::Error>> {
+fn run() -> Result<String, BoxError> {
     let settings = Settings::from_env()?;
-    // Default TLS: the public roots plus PGSSLROOTCERT; sslmode is always `require`.
-    let connector = EntraConnector::new(settings.tokio_config(), settings.entra_auth()?)?;
+    let builder = EntraConnector::builder(settings.key_value(), settings.entra_auth()?);
+    let connector = settings.roots(builder).build()?;
     let mut client = connector.connect()?;
     let row = client.query_one("SELECT current_user::text", &[])?;
     Ok(row.get(0))

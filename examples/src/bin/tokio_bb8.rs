@@ -6,25 +6,26 @@
 //! ```
 use std::process::ExitCode;
 
-use entra_pg_examples::{Settings, finish};
-use entra_pg_tokio::{Bb8Manager, EntraConnector, bb8};
+use entra_pg_examples::{BoxError, Message, Settings, finish_boxed};
+use entra_pg_tokio::{Bb8Pool, ClientManager, EntraConnector};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    finish(run().await)
+    finish_boxed(run().await)
 }
 
-async fn run() -> Result<String, Box<dyn std::error::Error>> {
+async fn run() -> Result<String, BoxError> {
     let settings = Settings::from_env()?;
-    let connector = EntraConnector::new(settings.tokio_config(), settings.entra_auth()?)?;
-    let pool = bb8::Pool::builder()
+    let builder = EntraConnector::builder(settings.key_value(), settings.entra_auth()?);
+    let connector = settings.roots(builder).build()?;
+    let pool: Bb8Pool = Bb8Pool::builder()
         .max_size(5)
-        .min_idle(5)
-        // Report the cause (token, TLS, login) instead of retrying until a timeout.
-        .retry_connection(false)
-        .build(Bb8Manager::new(connector))
-        .await?;
-    let client = pool.get().await?;
+        .build_unchecked(ClientManager::new(connector.clone()));
+    // bb8 reports a failed connect as `TimedOut`; the connector has the cause.
+    let client = pool.get().await.map_err(|err| match connector.last_failure() {
+        Some(failure) => Message(failure.chain).into(),
+        None => BoxError::from(err),
+    })?;
     let row = client.query_one("SELECT current_user::text", &[]).await?;
     Ok(row.get(0))
 }

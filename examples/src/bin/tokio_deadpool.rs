@@ -1,23 +1,24 @@
-//! A deadpool pool of tokio-postgres connections with Entra login; objects are
-//! `deadpool_postgres` clients with a statement cache.
+//! A deadpool pool of tokio-postgres connections with Entra login, with
+//! deadpool-postgres' statement cache.
 //!
 //! ```text
 //! POSTGRES_SERVER=myserver.postgres.database.azure.com cargo run -p entra-pg-examples --bin tokio_deadpool
 //! ```
 use std::process::ExitCode;
 
-use entra_pg_examples::{Settings, finish};
-use entra_pg_tokio::{DeadpoolManager, DeadpoolPool, EntraConnector};
+use entra_pg_examples::{BoxError, Settings, finish_boxed};
+use entra_pg_tokio::{ClientManager, DeadpoolPool, EntraConnector};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    finish(run().await)
+    finish_boxed(run().await)
 }
 
-async fn run() -> Result<String, Box<dyn std::error::Error>> {
+async fn run() -> Result<String, BoxError> {
     let settings = Settings::from_env()?;
-    let connector = EntraConnector::new(settings.tokio_config(), settings.entra_auth()?)?;
-    let pool = DeadpoolPool::builder(DeadpoolManager::new(connector))
+    let builder = EntraConnector::builder(settings.key_value(), settings.entra_auth()?);
+    let connector = settings.roots(builder).build()?;
+    let pool = DeadpoolPool::builder(ClientManager::new(connector))
         .max_size(5)
         .build()?;
     let client = pool.get().await?;

@@ -5,21 +5,20 @@
 //! ```
 use std::process::ExitCode;
 
-use entra_pg_examples::{Settings, finish};
+use entra_pg_examples::{BoxError, Settings, finish_boxed};
 use entra_pg_tokio::EntraConnector;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    finish(run().await)
+    finish_boxed(run().await)
 }
 
-async fn run() -> Result<String, Box<dyn std::error::Error>> {
+async fn run() -> Result<String, BoxError> {
     let settings = Settings::from_env()?;
-    let auth = settings.entra_auth()?;
-    // Default TLS: the public roots plus PGSSLROOTCERT; sslmode is always `require`.
-    let connector = EntraConnector::new(settings.tokio_config(), auth)?;
-    let (client, connection) = connector.connect().await?;
-    tokio::spawn(connection);
+    // Default TLS: rustls with the Mozilla roots; sslmode is always verified.
+    let builder = EntraConnector::builder(settings.key_value(), settings.entra_auth()?);
+    let connector = settings.roots(builder).build()?;
+    let client = connector.connect_spawned().await?;
     let row = client.query_one("SELECT current_user::text", &[]).await?;
     Ok(row.get(0))
 }

@@ -4,7 +4,7 @@
 //! A driver crate's tests implement [`Driver`] for each of its paths (a direct
 //! connection, a pool) and instantiate the suite with [`driver_suite!`](crate::driver_suite):
 //!
-//! ```ignore
+//! ```text
 //! entra_pg_testkit::driver_suite!(tokio_direct, crate::drivers::TokioDirect);
 //! ```
 //!
@@ -254,7 +254,7 @@ pub fn run<F: Future<Output = ()>>(scenario: F) {
 /// Instantiates every scenario of the shared suite for one driver path, as a
 /// module of tests named `$name`:
 ///
-/// ```ignore
+/// ```text
 /// entra_pg_testkit::driver_suite!(sqlx_pool, crate::drivers::SqlxPool);
 /// ```
 ///
