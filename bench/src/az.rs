@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use entra_pg_testkit::{Fault, Resource};
-use entra_pg_tokio::{Bb8Manager, bb8, entra_pg_core::EntraAuth};
+use entra_pg_tokio::{Bb8Pool, ClientManager};
 
 use super::{Lab, ms, multi_thread_runtime};
 
@@ -17,16 +17,16 @@ pub(super) fn section(lab: &Lab) -> Result<String, String> {
     let runtime = multi_thread_runtime()?;
     let (identity, _) = lab.identity("bench_az", Duration::from_secs(3600));
     identity.set_fault(Some(Fault::Delay(AZ_DELAY)));
-    let auth = EntraAuth::new(identity.azure_cli_credential());
+    let auth = lab.auth(identity.azure_cli_credential())?;
     let connector = lab.connector(auth)?;
     let started = Instant::now();
-    let pool = runtime
+    let pool: Bb8Pool = runtime
         .block_on(
             bb8::Pool::builder()
                 .max_size(POOL_SIZE)
                 .min_idle(POOL_SIZE)
                 .connection_timeout(Duration::from_secs(60))
-                .build(Bb8Manager::new(connector)),
+                .build(ClientManager::new(connector)),
         )
         .map_err(|err| err.to_string())?;
     let warm_up = started.elapsed();

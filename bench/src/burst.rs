@@ -8,8 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use entra_pg_core::EntraAuth;
 use entra_pg_testkit::Resource;
-use entra_pg_tokio::{Bb8Manager, DeadpoolManager, DeadpoolPool, bb8, entra_pg_core::EntraAuth};
+use entra_pg_tokio::{Bb8Pool, ClientManager, DeadpoolPool};
 use tokio::sync::Barrier;
 
 use super::{Lab, ms, multi_thread_runtime};
@@ -33,7 +34,7 @@ pub(super) fn section(lab: &Lab) -> Result<String, String> {
         "diesel-async deadpool",
     ] {
         let (identity, _) = lab.identity("bench_burst", Duration::from_secs(3600));
-        let auth = EntraAuth::new(identity.managed_identity_credential());
+        let auth = lab.auth(identity.managed_identity_credential())?;
         let started = Instant::now();
         let sessions = runtime.block_on(run_pool(lab, name, auth, burst))?;
         outcomes.push(Outcome {
@@ -74,10 +75,10 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
     let size = u32::try_from(burst).map_err(|err| err.to_string())?;
     match name {
         "bb8" => {
-            let pool = bb8::Pool::builder()
+            let pool: Bb8Pool = bb8::Pool::builder()
                 .max_size(size)
                 .connection_timeout(Duration::from_secs(120))
-                .build_unchecked(Bb8Manager::new(lab.connector(auth)?));
+                .build_unchecked(ClientManager::new(lab.connector(auth)?));
             all_at_once(burst, &barrier, move || {
                 let pool = pool.clone();
                 async move {
@@ -93,7 +94,7 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
             .await
         }
         "deadpool" => {
-            let pool = DeadpoolPool::builder(DeadpoolManager::new(lab.connector(auth)?))
+            let pool = DeadpoolPool::builder(ClientManager::new(lab.connector(auth)?))
                 .max_size(burst)
                 .build()
                 .map_err(|err| err.to_string())?;
@@ -112,15 +113,9 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
             .await
         }
         "sqlx" => {
-            use entra_pg_sqlx::sqlx::{self, postgres::PgConnectOptions, postgres::PgPoolOptions};
-            let options = PgConnectOptions::new_without_pgpass()
-                .host(lab.server.host())
-                .port(lab.server.port())
-                .database("postgres");
-            let pool = entra_pg_sqlx::EntraConnectOptions::builder(options, auth)
-                .root_pem(lab.server.ca_pem())
-                .build()
-                .map_err(|err| err.to_string())?
+            use entra_pg_sqlx::sqlx::{self, postgres::PgPoolOptions};
+            let pool = lab
+                .sqlx_options(auth)?
                 .connect_pool_lazy(
                     PgPoolOptions::new()
                         .max_connections(size)
@@ -141,7 +136,7 @@ async fn run_pool(lab: &Lab, name: &str, auth: EntraAuth, burst: usize) -> Resul
             })
             .await
         }
-        other => crate::bench_diesel::burst(lab, other, auth, burst, &barrier).await,
+        other => crate::diesel::burst(lab, other, auth, burst, &barrier).await,
     }
 }
 

@@ -14,65 +14,62 @@ use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 
-use bb8::ManageConnection as _;
 use diesel::{Connection as _, PgConnection, r2d2::ManageConnection as _};
 use diesel_async::{AsyncPgConnection, RunQueryDsl as _};
+use entra_pg_core::EntraAuth;
 use entra_pg_diesel::{
-    AsyncBb8Pool, AsyncConnector, AsyncDeadpoolPool, PgConnector, R2d2Manager, async_manager,
+    AsyncBb8Pool, AsyncConnector, AsyncDeadpoolPool, EntraConnector, PgConnectionManager, R2d2Pool,
+    async_connection, async_manager,
 };
-use entra_pg_testkit::PgServer;
-use entra_pg_tokio::{
-    Tls,
-    entra_pg_core::EntraAuth,
-    tokio_postgres::{Config, config::SslMode},
-};
+use entra_pg_tokio::tokio_postgres::Config;
 use tokio::sync::Barrier;
 
-use crate::bench::{
-    Lab, Row, compare,
+use crate::{
+    Lab,
+    connect::{Row, compare, median_connect},
+    error_chain,
     soak::{Entry, MAX_LIFETIME, POOL_SIZE, Subject, Use, entry, login},
 };
 
 const STATIC_ROLE: &str = "bench_diesel_static";
 const STATIC_PASSWORD: &str = "bench-diesel-static-password";
 
-/// The diesel rows of the connect-time comparison, `runs` connects each. `tls`
-/// trusts the server's CA (async); libpq reads the same CA from
-/// `server.ca_path()`. `auth` logs in as a role the server accepts tokens for.
+/// The diesel rows of the connect-time comparison, `runs` connects each, and
+/// the median static libpq connect trusting only the server's CA (libpq reads its
+/// root file on every connect). `auth` logs in as a role the server accepts
+/// tokens for.
 pub(crate) fn rows(
-    server: &PgServer,
-    tls: &Tls,
+    lab: &Lab,
     auth: EntraAuth,
     runs: usize,
-) -> Result<Vec<Row>, String> {
-    server.create_password_role(STATIC_ROLE, STATIC_PASSWORD);
-    Ok(vec![
-        r2d2_row(server, auth.clone(), runs)?,
-        async_row(server, tls, auth, runs)?,
-    ])
+) -> Result<(Vec<Row>, Duration), String> {
+    lab.server
+        .create_password_role(STATIC_ROLE, STATIC_PASSWORD);
+    let (r2d2, ca_only) = r2d2_row(lab, auth.clone(), runs)?;
+    Ok((vec![r2d2, async_row(lab, auth, runs)?], ca_only))
 }
 
-fn r2d2_row(server: &PgServer, auth: EntraAuth, runs: usize) -> Result<Row, String> {
-    let ca = server.ca_path();
-    let ca = ca.to_str().ok_or("the CA path is not UTF-8")?;
-    // What a diesel user writes for a static password, with the same TLS checks.
-    let fixed_url = format!(
-        "postgresql://{STATIC_ROLE}:{STATIC_PASSWORD}@{}:{}/postgres?sslmode=verify-full&sslrootcert={ca}",
-        server.host(),
-        server.port()
-    );
-    let settings = format!(
-        "host={} port={} dbname=postgres",
-        server.host(),
-        server.port()
-    );
-    let manager = R2d2Manager::new(
-        PgConnector::builder(&settings, auth)
-            .root_cert(ca)
-            .build()
-            .map_err(|err| err.to_string())?,
-    );
-    compare(
+/// What a diesel user writes for a static password: a libpq URL with the same TLS
+/// checks, trusting the roots in `root_file`.
+fn static_url(lab: &Lab, root_file: &std::path::Path) -> Result<String, String> {
+    let root_file = root_file.to_str().ok_or("the root CA path is not UTF-8")?;
+    Ok(format!(
+        "postgresql://{STATIC_ROLE}:{STATIC_PASSWORD}@{}:{}/postgres?sslmode=verify-full&sslrootcert={root_file}",
+        lab.server.host(),
+        lab.server.port()
+    ))
+}
+
+fn r2d2_row(lab: &Lab, auth: EntraAuth, runs: usize) -> Result<(Row, Duration), String> {
+    let manager = PgConnectionManager::new(lab.libpq_connector(auth)?);
+    // The connector trusts the operating system's bundle plus the server's CA, in
+    // one file: the static side reads the same one.
+    let bundle = manager
+        .connector()
+        .root_cert()
+        .ok_or("the libpq connector names no root CA file")?;
+    let fixed_url = static_url(lab, bundle)?;
+    let row = compare(
         "diesel PgConnection, r2d2 manager (entra-pg-diesel)",
         runs,
         || {
@@ -84,28 +81,28 @@ fn r2d2_row(server: &PgServer, auth: EntraAuth, runs: usize) -> Result<Row, Stri
             manager
                 .connect()
                 .map(drop)
-                .map_err(|err| format!("Entra connect: {err}"))
+                .map_err(|err| format!("Entra connect: {}", error_chain(&err)))
         },
-    )
+    )?;
+    let ca_only = static_url(lab, &lab.server.ca_path())?;
+    let ca_only = median_connect(runs, || {
+        PgConnection::establish(&ca_only)
+            .map(drop)
+            .map_err(|err| format!("static connect: {err}"))
+    })?;
+    Ok((row, ca_only))
 }
 
-fn async_row(server: &PgServer, tls: &Tls, auth: EntraAuth, runs: usize) -> Result<Row, String> {
-    let runtime = crate::bench::runtime()?;
-    let mut entra = Config::new();
-    entra
-        .host(server.host())
-        .port(server.port())
-        .dbname("postgres")
-        .ssl_mode(SslMode::Require);
-    let mut fixed = entra.clone();
-    fixed.user(STATIC_ROLE).password(STATIC_PASSWORD);
-    let manager = async_manager(
-        AsyncConnector::builder(entra, auth)
-            .tls(tls.connector())
-            .build()
-            .map_err(|err| err.to_string())?,
-    );
-    let fixed_tls = tls.connector();
+fn async_row(lab: &Lab, auth: EntraAuth, runs: usize) -> Result<Row, String> {
+    let runtime = crate::runtime()?;
+    let fixed: Config = format!(
+        "{} user={STATIC_ROLE} password={STATIC_PASSWORD} sslmode=require",
+        lab.settings()
+    )
+    .parse()
+    .map_err(|err| format!("static settings: {err}"))?;
+    let manager = async_manager(lab.connector(auth)?);
+    let fixed_tls = lab.tls.connector();
     compare(
         "diesel-async AsyncPgConnection, bb8/deadpool manager (entra-pg-diesel)",
         runs,
@@ -126,7 +123,7 @@ fn async_row(server: &PgServer, tls: &Tls, auth: EntraAuth, runs: usize) -> Resu
         },
         || {
             runtime
-                .block_on(manager.connect())
+                .block_on(bb8::ManageConnection::connect(&manager))
                 .map(drop)
                 .map_err(|err| format!("Entra connect: {err}"))
         },
@@ -143,17 +140,7 @@ pub(crate) async fn burst(
     burst: usize,
     barrier: &Arc<Barrier>,
 ) -> Result<usize, String> {
-    let mut config = Config::new();
-    config
-        .host(lab.server.host())
-        .port(lab.server.port())
-        .dbname("postgres");
-    let manager = async_manager(
-        AsyncConnector::builder(config, auth)
-            .tls(lab.tls.connector())
-            .build()
-            .map_err(|err| err.to_string())?,
-    );
+    let manager = async_manager(lab.connector(auth)?);
     let size = u32::try_from(burst).map_err(|err| err.to_string())?;
     let tasks: Vec<_> = match name {
         "diesel-async bb8" => {
@@ -237,8 +224,8 @@ async fn select_one(conn: &mut AsyncPgConnection) -> Use {
 }
 
 struct R2d2Subject {
-    pool: diesel::r2d2::Pool<R2d2Manager>,
-    connector: PgConnector,
+    pool: R2d2Pool,
+    connector: EntraConnector,
 }
 
 impl Subject for R2d2Subject {
@@ -281,22 +268,14 @@ impl Subject for R2d2Subject {
 }
 
 fn r2d2_soak_entry(lab: &Lab) -> Result<Entry, String> {
-    let login = login(lab, "soak_diesel_r2d2");
-    let settings = format!(
-        "host={} port={} dbname=postgres",
-        lab.server.host(),
-        lab.server.port()
-    );
-    let connector = PgConnector::builder(&settings, login.2.clone())
-        .root_cert(lab.server.ca_path())
-        .build()
-        .map_err(|err| err.to_string())?;
+    let login = login(lab, "soak_diesel_r2d2")?;
+    let connector = lab.libpq_connector(login.2.clone())?;
     let pool = diesel::r2d2::Pool::builder()
         .max_size(POOL_SIZE)
         .min_idle(Some(POOL_SIZE))
         .max_lifetime(Some(MAX_LIFETIME))
         .connection_timeout(Duration::from_secs(5))
-        .build_unchecked(R2d2Manager::new(connector.clone()));
+        .build_unchecked(PgConnectionManager::new(connector.clone()));
     Ok(entry(
         "diesel r2d2",
         login,
@@ -320,16 +299,12 @@ impl Subject for Bb8Subject {
     }
 
     fn probe(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move {
-            entra_pg_diesel::connect_async(&self.connector)
-                .await
-                .is_ok()
-        })
+        Box::pin(async move { async_connection(&self.connector).await.is_ok() })
     }
 }
 
 async fn bb8_soak_entry(lab: &Lab) -> Result<Entry, String> {
-    let login = login(lab, "soak_diesel_bb8");
+    let login = login(lab, "soak_diesel_bb8")?;
     let connector = lab.connector(login.2.clone())?;
     let pool = AsyncBb8Pool::builder()
         .max_size(POOL_SIZE)
@@ -370,16 +345,12 @@ impl Subject for DeadpoolSubject {
     }
 
     fn probe(&self) -> BoxFuture<'_, bool> {
-        Box::pin(async move {
-            entra_pg_diesel::connect_async(&self.connector)
-                .await
-                .is_ok()
-        })
+        Box::pin(async move { async_connection(&self.connector).await.is_ok() })
     }
 }
 
 fn deadpool_soak_entry(lab: &Lab) -> Result<Entry, String> {
-    let login = login(lab, "soak_diesel_deadpool");
+    let login = login(lab, "soak_diesel_deadpool")?;
     let connector = lab.connector(login.2.clone())?;
     // No wait timeout: deadpool would need a runtime feature for it.
     let pool = AsyncDeadpoolPool::builder(async_manager(connector.clone()))

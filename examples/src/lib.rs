@@ -14,6 +14,8 @@
 //! The credential comes from [`entra_pg_core::credential_from_env`].
 #![allow(clippy::print_stdout, reason = "examples report to the terminal")]
 
+pub mod demo;
+
 use std::{error::Error as StdError, fmt::Write as _, path::PathBuf, process::ExitCode};
 
 use entra_pg_core::{

@@ -1,45 +1,52 @@
-//! Connection settings (conninfo strings and URLs, arbitrary or built from arbitrary
-//! values) through entra-pg-tokio's parsing, TLS rule and login injection: never
-//! panics, values round-trip, and the connection gets exactly the injected login.
+//! Connection settings (conninfo strings and URLs, arbitrary or built from
+//! arbitrary values) through entra-pg-tokio's reading (`IntoSettings`), the
+//! security contract (`Settings::check`) and the login step (`Checked::with_login`
+//! with a real `EntraAuth::login_blocking`): never panics; values round-trip (and
+//! arbitrary strings read as tokio-postgres' own parser reads them); the contract's
+//! verdict is the one an independent reading of its rules gives (no host, a Unix
+//! socket, `hostaddr` without a host name or an `sslmode` that does not verify are
+//! refused without `danger_allow_insecure_transport`; for Entra logins every host
+//! must be allowed by the host policy); the connection gets exactly the injected
+//! login (the settings' own user wins, the token is the password, a static login
+//! gets no token); TLS is `require` (rustls verifies it) unless the opt-out allowed
+//! a weaker mode; everything else is left alone; and the token shows in no error
+//! or `Debug` output.
 
 #![no_main]
 
-use std::sync::Arc;
+#[path = "common.rs"]
+mod common;
+
+use std::{net::IpAddr, path::PathBuf};
 
 use arbitrary::Arbitrary;
-use base64::Engine as _;
-use entra_pg_core::{
-    ConnInfo, EntraAuth, Error,
-    azure_core::{
-        self,
-        credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions},
-    },
-};
+use common::{Login, Policy, assert_token_hidden, encode};
+use entra_pg_core::{Error, SslMode};
 use entra_pg_tokio::{
-    IntoConfig,
-    settings::CheckedSettings,
-    tokio_postgres::{Config, config::SslMode},
+    __private::{Checked, Settings as TokioSettings},
+    IntoSettings,
+    tokio_postgres::{
+        Config,
+        config::{Host, SslMode as DriverSslMode},
+    },
 };
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
     settings: Settings<'a>,
-    /// The login user: explicit, or put in the token's `upn` claim.
-    login_user: &'a str,
-    /// The token (explicit user) or nothing (user from claims: a JWT is built).
-    token: &'a str,
-    user_from_claims: bool,
-    allow_plaintext: bool,
+    login: Login<'a>,
+    /// The connector's `danger_allow_insecure_transport`.
+    allow_insecure: bool,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Settings<'a> {
     /// Any string: compared with tokio-postgres' own parser.
     Raw(&'a str),
-    /// `key='value' …`, values quoted and escaped as libpq documents.
-    KeyValue(Vec<Param<'a>>),
-    /// `postgresql://user:password@host/dbname?key=value&…`, percent-encoded.
+    /// `host=… port=… key='value' …`, values quoted and escaped as libpq documents.
+    KeyValue(Hosts, Vec<Param<'a>>),
+    /// `postgresql://user:password@host:port,…/dbname?key=value&…`, percent-encoded.
     Url(Url<'a>),
 }
 
@@ -47,18 +54,50 @@ enum Settings<'a> {
 struct Url<'a> {
     short_scheme: bool,
     credentials: Option<(&'a str, Option<&'a str>)>,
-    host: HostChoice,
+    hosts: Hosts,
     dbname: Option<&'a str>,
     params: Vec<Param<'a>>,
 }
 
+/// The hosts (and ports) of the settings, inside and outside the host policy.
 #[derive(Arbitrary, Debug, Clone, Copy)]
-enum HostChoice {
+enum Hosts {
     None,
-    Name,
-    NamePort,
+    Azure,
+    AzurePort,
+    Allowed,
+    /// The allowed host in upper case, with a trailing dot.
+    AllowedOddCase,
+    Corp,
     Ipv6Port,
-    Multiple,
+    /// The Azure domain followed by another one.
+    Evil,
+    Several,
+    /// One allowed host, one not.
+    Mixed,
+    /// The allowed Unix-socket directory.
+    Socket,
+}
+
+impl Hosts {
+    fn list(self) -> &'static [(&'static str, Option<u16>)] {
+        match self {
+            Self::None => &[],
+            Self::Azure => &[("srv.postgres.database.azure.com", None)],
+            Self::AzurePort => &[("srv.postgres.database.azure.com", Some(6432))],
+            Self::Allowed => &[("db.example.com", None)],
+            Self::AllowedOddCase => &[("DB.Example.COM.", Some(6432))],
+            Self::Corp => &[("a.b.corp.example.com", None)],
+            Self::Ipv6Port => &[("::1", Some(5433))],
+            Self::Evil => &[("srv.postgres.database.azure.com.evil.example", None)],
+            Self::Several => &[
+                ("srv.postgres.database.azure.com", None),
+                ("db.example.com", Some(5433)),
+            ],
+            Self::Mixed => &[("db.example.com", Some(5432)), ("evil.example", Some(5433))],
+            Self::Socket => &[("/run/pg", None)],
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -68,12 +107,16 @@ enum Param<'a> {
     Dbname(&'a str),
     ApplicationName(&'a str),
     Options(&'a str),
+    /// Any host (a `/` first makes it a Unix socket).
+    Host(&'a str),
+    Hostaddr(IpAddr),
     Sslmode(Mode),
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
 enum Mode {
     Disable,
+    Allow,
     Prefer,
     Require,
     VerifyCa,
@@ -82,20 +125,50 @@ enum Mode {
 
 impl Mode {
     fn name(self) -> &'static str {
-        match self {
-            Self::Disable => "disable",
-            Self::Prefer => "prefer",
-            Self::Require => "require",
-            Self::VerifyCa => "verify-ca",
-            Self::VerifyFull => "verify-full",
-        }
+        self.libpq().as_str()
     }
-    fn parsed(self) -> SslMode {
+
+    fn libpq(self) -> SslMode {
         match self {
             Self::Disable => SslMode::Disable,
+            Self::Allow => SslMode::Allow,
             Self::Prefer => SslMode::Prefer,
-            _ => SslMode::Require,
+            Self::Require => SslMode::Require,
+            Self::VerifyCa => SslMode::VerifyCa,
+            Self::VerifyFull => SslMode::VerifyFull,
         }
+    }
+}
+
+/// The driver's `sslmode` for a libpq mode: tokio-postgres knows `disable`,
+/// `prefer` and `require` (which, with rustls, verifies chain and host name).
+fn driver_mode(mode: SslMode) -> DriverSslMode {
+    match mode {
+        SslMode::Disable => DriverSslMode::Disable,
+        SslMode::Allow | SslMode::Prefer => DriverSslMode::Prefer,
+        _ => DriverSslMode::Require,
+    }
+}
+
+/// The `sslmode`s a string may have named, from the driver mode it parsed to
+/// (`None`: none named).
+fn named_candidates(parsed: DriverSslMode) -> Vec<Option<SslMode>> {
+    match parsed {
+        DriverSslMode::Disable => vec![Some(SslMode::Disable)],
+        DriverSslMode::Require => vec![
+            Some(SslMode::Require),
+            Some(SslMode::VerifyCa),
+            Some(SslMode::VerifyFull),
+        ],
+        _ => vec![None, Some(SslMode::Allow), Some(SslMode::Prefer)],
+    }
+}
+
+fn unix_or_tcp(host: &str) -> Host {
+    if host.starts_with('/') {
+        Host::Unix(PathBuf::from(host))
+    } else {
+        Host::Tcp(host.to_owned())
     }
 }
 
@@ -107,18 +180,25 @@ struct Expected {
     dbname: Option<String>,
     application_name: Option<String>,
     options: Option<String>,
-    ssl_mode: Option<SslMode>,
+    hosts: Vec<Host>,
+    hostaddrs: Vec<IpAddr>,
+    ports: Vec<u16>,
+    mode: Option<Mode>,
 }
 
 impl Expected {
-    fn apply(&mut self, param: Param<'_>) {
+    fn apply(&mut self, param: Param<'_>, url: bool) {
         match param {
             Param::User(v) => self.user = Some(v.to_owned()),
             Param::Password(v) => self.password = Some(v.as_bytes().to_vec()),
             Param::Dbname(v) => self.dbname = Some(v.to_owned()),
             Param::ApplicationName(v) => self.application_name = Some(v.to_owned()),
             Param::Options(v) => self.options = Some(v.to_owned()),
-            Param::Sslmode(mode) => self.ssl_mode = Some(mode.parsed()),
+            // A URL's `host` parameter is one host; a `key=value` one a list.
+            Param::Host(v) if url => self.hosts.push(unix_or_tcp(v)),
+            Param::Host(v) => self.hosts.extend(v.split(',').map(unix_or_tcp)),
+            Param::Hostaddr(address) => self.hostaddrs.push(address),
+            Param::Sslmode(mode) => self.mode = Some(mode),
         }
     }
 
@@ -135,22 +215,32 @@ impl Expected {
             "application_name"
         );
         assert_eq!(config.get_options(), self.options.as_deref(), "options");
+        assert_eq!(config.get_hosts(), self.hosts.as_slice(), "hosts");
+        assert_eq!(
+            config.get_hostaddrs(),
+            self.hostaddrs.as_slice(),
+            "hostaddrs"
+        );
+        assert_eq!(config.get_ports(), self.ports.as_slice(), "ports");
         assert_eq!(
             config.get_ssl_mode(),
-            self.ssl_mode.unwrap_or(SslMode::Prefer),
+            self.mode
+                .map_or(DriverSslMode::Prefer, |mode| driver_mode(mode.libpq())),
             "sslmode"
         );
     }
 }
 
-fn key_value(param: Param<'_>) -> (&'static str, &str) {
+fn key_value(param: Param<'_>) -> (&'static str, String) {
     match param {
-        Param::User(v) => ("user", v),
-        Param::Password(v) => ("password", v),
-        Param::Dbname(v) => ("dbname", v),
-        Param::ApplicationName(v) => ("application_name", v),
-        Param::Options(v) => ("options", v),
-        Param::Sslmode(mode) => ("sslmode", mode.name()),
+        Param::User(v) => ("user", v.to_owned()),
+        Param::Password(v) => ("password", v.to_owned()),
+        Param::Dbname(v) => ("dbname", v.to_owned()),
+        Param::ApplicationName(v) => ("application_name", v.to_owned()),
+        Param::Options(v) => ("options", v.to_owned()),
+        Param::Host(v) => ("host", v.to_owned()),
+        Param::Hostaddr(address) => ("hostaddr", address.to_string()),
+        Param::Sslmode(mode) => ("sslmode", mode.name().to_owned()),
     }
 }
 
@@ -168,30 +258,31 @@ fn quote(value: &str) -> String {
     out
 }
 
-/// Percent-encodes every byte but the URL-unreserved ones.
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The settings string and, when it was built from values, what it must parse to.
 fn render(settings: &Settings<'_>) -> (String, Option<Expected>) {
     let mut expected = Expected::default();
     let text = match settings {
         Settings::Raw(raw) => return ((*raw).to_owned(), None),
-        Settings::KeyValue(params) => {
-            let mut parts = vec!["host=db.example.com".to_owned()];
+        Settings::KeyValue(hosts, params) => {
+            let list = hosts.list();
+            let mut parts = Vec::new();
+            if !list.is_empty() {
+                let names: Vec<&str> = list.iter().map(|(host, _)| *host).collect();
+                parts.push(format!("host={}", names.join(",")));
+                expected.hosts = names.iter().map(|host| unix_or_tcp(host)).collect();
+                if list.iter().any(|(_, port)| port.is_some()) {
+                    let ports: Vec<String> = list
+                        .iter()
+                        .map(|(_, port)| port.map(|p| p.to_string()).unwrap_or_default())
+                        .collect();
+                    parts.push(format!("port={}", ports.join(",")));
+                    expected.ports = list.iter().map(|(_, port)| port.unwrap_or(5432)).collect();
+                }
+            }
             for &param in params {
                 let (key, value) = key_value(param);
-                parts.push(format!("{key} = {}", quote(value)));
-                expected.apply(param);
+                parts.push(format!("{key} = {}", quote(&value)));
+                expected.apply(param, false);
             }
             parts.join(" ")
         }
@@ -212,13 +303,27 @@ fn render(settings: &Settings<'_>) -> (String, Option<Expected>) {
                 }
                 text.push('@');
             }
-            text.push_str(match url.host {
-                HostChoice::None => "",
-                HostChoice::Name => "db.example.com",
-                HostChoice::NamePort => "db.example.com:6432",
-                HostChoice::Ipv6Port => "[::1]:5433",
-                HostChoice::Multiple => "a.example.com,b.example.com:5433",
-            });
+            let chunks: Vec<String> = url
+                .hosts
+                .list()
+                .iter()
+                .map(|(host, port)| {
+                    let host = if host.contains(':') {
+                        format!("[{host}]")
+                    } else {
+                        encode(host)
+                    };
+                    match port {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    }
+                })
+                .collect();
+            text.push_str(&chunks.join(","));
+            for (host, port) in url.hosts.list() {
+                expected.hosts.push(unix_or_tcp(host));
+                expected.ports.push(port.unwrap_or(5432));
+            }
             if let Some(dbname) = url.dbname {
                 text.push('/');
                 text.push_str(&encode(dbname));
@@ -231,8 +336,8 @@ fn render(settings: &Settings<'_>) -> (String, Option<Expected>) {
                 text.push(if i == 0 { '?' } else { '&' });
                 text.push_str(key);
                 text.push('=');
-                text.push_str(&encode(value));
-                expected.apply(param);
+                text.push_str(&encode(&value));
+                expected.apply(param, true);
             }
             text
         }
@@ -240,141 +345,276 @@ fn render(settings: &Settings<'_>) -> (String, Option<Expected>) {
     (text, Some(expected))
 }
 
-/// Hands out one fixed token for any scope.
-struct FixedToken(String);
-
-impl std::fmt::Debug for FixedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FixedToken")
-    }
+/// The contract's verdict on a config, read independently: `Ok` with the
+/// `sslmode` to use, or the error kind.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Ok(SslMode),
+    InsecureTransport,
+    HostNotAllowed,
 }
 
-#[async_trait::async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        Ok(AccessToken::new(
-            Secret::new(self.0.clone()),
-            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        ))
-    }
-}
-
-/// A login through the real `EntraAuth`: explicit user, or user from the `upn` claim.
-fn login(input: &Input<'_>) -> Option<ConnInfo> {
-    let (token, builder) = if input.user_from_claims {
-        let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        let claims = serde_json::json!({ "upn": input.login_user }).to_string();
-        let token = format!("{}.{}.{}", enc(b"{}"), enc(claims.as_bytes()), enc(b"sig"));
-        (
-            token.clone(),
-            EntraAuth::builder(Arc::new(FixedToken(token))),
-        )
-    } else {
-        let credential = Arc::new(FixedToken(input.token.to_owned()));
-        (
-            input.token.to_owned(),
-            EntraAuth::builder(credential).user(input.login_user),
-        )
-    };
-    let auth = match builder.build() {
-        Ok(auth) => auth,
-        Err(err) => {
-            assert!(
-                input.login_user.is_empty(),
-                "builder refused a non-empty user"
-            );
-            assert!(matches!(err, Error::InvalidConfig { .. }));
-            return None;
-        }
-    };
-    match auth.conninfo_blocking() {
-        Ok(info) => {
-            assert_eq!(info.user(), input.login_user, "login user");
-            assert!(
-                info.password() == token,
-                "the login's password is not the token"
-            );
-            Some(info)
-        }
-        Err(err) => {
-            assert!(input.user_from_claims && input.login_user.is_empty());
-            assert!(
-                matches!(err, Error::UserNotDerivable),
-                "unexpected login error"
-            );
-            None
+fn model(config: &Config, named: Option<SslMode>, insecure: bool, policy: Policy) -> Verdict {
+    let (hosts, addresses) = (config.get_hosts(), config.get_hostaddrs());
+    // tokio-postgres tries host i at hostaddr i (when given), verifying the name.
+    let mut names = Vec::new();
+    let mut socket = false;
+    let mut bare_address = false;
+    for i in 0..hosts.len().max(addresses.len()) {
+        match hosts.get(i) {
+            Some(Host::Tcp(name)) => names.push(name.clone()),
+            Some(Host::Unix(path)) => {
+                socket = true;
+                names.push(path.to_string_lossy().into_owned());
+            }
+            None => bare_address = true,
         }
     }
+    if names.is_empty() || bare_address || (socket && !insecure) {
+        return Verdict::InsecureTransport;
+    }
+    let mode = named.unwrap_or(SslMode::VerifyFull);
+    if !matches!(mode, SslMode::VerifyFull | SslMode::Require) && !insecure {
+        return Verdict::InsecureTransport;
+    }
+    if !is_static(config) && !names.iter().all(|name| policy.permits(name)) {
+        return Verdict::HostNotAllowed;
+    }
+    Verdict::Ok(mode)
 }
 
-fuzz_target!(|input: Input<'_>| {
+/// Settings with their own (non-empty) user and password.
+fn is_static(config: &Config) -> bool {
+    config.get_user().is_some_and(|user| !user.is_empty())
+        && config
+            .get_password()
+            .is_some_and(|password| !password.is_empty())
+}
+
+/// One run of the contract and the login with the real token or the control one.
+struct Run {
+    token: String,
+    checked: Result<Checked<Config>, Error>,
+    login: Option<Result<entra_pg_core::Login, Error>>,
+    out: Option<Config>,
+    /// Every text that could show the token.
+    texts: Vec<String>,
+}
+
+fn run_once(input: &Input<'_>, settings: &TokioSettings<Config>, control: bool) -> Option<Run> {
+    let (token, auth) = input.login.auth(control)?;
+    let checked = settings.clone().check(&auth, input.allow_insecure);
+    let mut texts = vec![format!("{auth:?}")];
+    let (mut login, mut out) = (None, None);
+    match &checked {
+        Err(err) => texts.push(format!("{err} {err:?}")),
+        Ok(checked) => {
+            texts.push(format!("{checked:?}"));
+            let result = auth.login_blocking(checked.target());
+            match &result {
+                Ok(login) => texts.push(format!("{login:?}")),
+                Err(err) => texts.push(format!("{err} {err:?}")),
+            }
+            let config = match (&result, checked.target().is_static_login()) {
+                (_, true) => Some(checked.with_login(None)),
+                (Ok(login), false) => Some(checked.with_login(Some(login))),
+                (Err(_), false) => None,
+            };
+            if let Some(config) = &config {
+                texts.push(format!("{config:?}"));
+            }
+            texts.push(format!("{auth:?} {:?}", auth.status()));
+            login = Some(result);
+            out = config;
+        }
+    }
+    Some(Run {
+        token,
+        checked,
+        login,
+        out,
+        texts,
+    })
+}
+
+fuzz_target!(|input: Input<'_>| run(input));
+
+fn run(input: Input<'_>) {
     let (text, expected) = render(&input.settings);
-    let parsed = text.as_str().into_config();
-    match (&input.settings, &expected) {
-        (Settings::Raw(raw), _) => {
+    let parsed = text.as_str().into_settings();
+    match &expected {
+        None => {
             // Where tokio-postgres itself accepts the string, we read it the same way.
-            if let Ok(reference) = raw.parse::<Config>() {
+            if let Ok(reference) = text.parse::<Config>() {
                 let ours = parsed
                     .as_ref()
                     .expect("refused a string tokio-postgres accepts");
-                same_settings(ours, &reference);
+                same_settings(ours.config(), &reference);
             }
         }
-        (_, Some(expected)) => {
-            let config = parsed.as_ref().expect("refused well-formed settings");
-            expected.check(config);
+        Some(expected) => {
+            let settings = parsed.as_ref().expect("refused well-formed settings");
+            expected.check(settings.config());
         }
-        (_, None) => unreachable!(),
     }
-    let Ok(config) = parsed else {
+    let settings = match parsed {
+        Ok(settings) => settings,
+        Err(err) => {
+            assert!(
+                matches!(err, Error::InvalidConfig { .. }),
+                "not a config error"
+            );
+            return;
+        }
+    };
+    let config = settings.config().clone();
+    let Some(run) = run_once(&input, &settings, false) else {
         return;
     };
+    let insecure = input.allow_insecure;
+    let policy = input.login.policy;
 
-    let checked = match CheckedSettings::new(config.clone(), input.allow_plaintext) {
+    // The verdict: exactly the independent reading's, for the `sslmode` the
+    // settings named (known when built, else one the parsed mode allows).
+    let candidates = match &expected {
+        Some(expected) => vec![expected.mode.map(Mode::libpq)],
+        None => named_candidates(config.get_ssl_mode()),
+    };
+    let verdicts: Vec<Verdict> = candidates
+        .into_iter()
+        .map(|named| model(&config, named, insecure, policy))
+        .collect();
+    let checked = match &run.checked {
         Ok(checked) => checked,
         Err(err) => {
-            assert!(matches!(err, Error::InsecureTransport { .. }));
-            assert_eq!(config.get_ssl_mode(), SslMode::Disable);
-            assert!(!input.allow_plaintext);
+            let verdict = match err {
+                Error::InsecureTransport { .. } => Verdict::InsecureTransport,
+                Error::HostNotAllowed { .. } => Verdict::HostNotAllowed,
+                other => panic!("unexpected contract error {}", other.kind()),
+            };
+            assert!(
+                verdicts.contains(&verdict),
+                "refused settings the contract accepts ({verdict:?}, expected one of {verdicts:?})"
+            );
+            check_hidden(&input, &settings, &run);
             return;
         }
     };
-    let settings_user = config.get_user().filter(|user| !user.is_empty());
-    let out = if checked.is_static_login() {
-        assert!(settings_user.is_some() && config.get_password().is_some());
-        checked.with_login(None)
-    } else {
-        let Some(info) = login(&input) else {
-            return;
-        };
-        let out = checked.with_login(Some(&info));
-        assert_eq!(
-            out.get_user(),
-            Some(settings_user.unwrap_or(info.user())),
-            "user"
-        );
+    let target = checked.target();
+    let mode = target.ssl_mode();
+    assert!(
+        verdicts.contains(&Verdict::Ok(mode)),
+        "accepted settings the contract refuses, or with another sslmode ({mode}, expected one of {verdicts:?})"
+    );
+    let own_user = config.get_user().filter(|user| !user.is_empty());
+    assert_eq!(target.is_static_login(), is_static(&config), "static login");
+    assert_eq!(target.user(), own_user, "the target's user");
+
+    let login = run.login.as_ref().expect("a login was asked for");
+    let out = if target.is_static_login() {
+        // A static login never gets a token.
+        let err = login.as_ref().expect_err("a token for a static login");
         assert!(
-            out.get_password() == Some(info.password().as_bytes()),
-            "the password is not the token"
+            matches!(err, Error::InvalidConfig { .. }),
+            "a static login refused for another reason"
+        );
+        let out = run.out.as_ref().expect("the static login's config");
+        assert_eq!(out.get_user(), config.get_user(), "the static user changed");
+        assert!(
+            out.get_password() == config.get_password(),
+            "the static password changed"
         );
         out
-    };
-    if config.get_ssl_mode() == SslMode::Disable {
-        assert_eq!(out.get_ssl_mode(), SslMode::Disable);
     } else {
-        assert_eq!(out.get_ssl_mode(), SslMode::Require, "TLS not enforced");
+        let want_user = own_user.or(input.login.user_when_settings_name_none());
+        let login = match (login, want_user) {
+            (Ok(login), Some(want)) => {
+                assert_eq!(login.user(), want, "the login's user");
+                assert!(
+                    login.password() == run.token,
+                    "the login's password is not the token"
+                );
+                login
+            }
+            (Err(err), None) => {
+                assert!(
+                    matches!(err, Error::UserNotDerivable { .. }),
+                    "unexpected login error {}",
+                    err.kind()
+                );
+                check_hidden(&input, &settings, &run);
+                return;
+            }
+            (Ok(_), None) => panic!("a login though nobody names the user"),
+            (Err(err), Some(_)) => panic!("no login though the user is known: {}", err.kind()),
+        };
+        let out = run.out.as_ref().expect("the login's config");
+        assert_eq!(out.get_user(), Some(login.user()), "user");
+        assert_eq!(checked.user(Some(login)), login.user(), "Checked::user");
+        assert!(
+            out.get_password() == Some(run.token.as_bytes()),
+            "the password is not the token"
+        );
+        // The token goes only to hosts the policy allows.
+        for host in out.get_hosts() {
+            let name = match host {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.to_string_lossy().into_owned(),
+            };
+            assert!(
+                policy.permits(&name),
+                "the token goes to a host the policy does not allow"
+            );
+        }
+        out
+    };
+
+    // TLS: `require` (verified by rustls) unless the opt-out allowed a weaker mode.
+    assert_eq!(out.get_ssl_mode(), driver_mode(mode), "sslmode");
+    if !insecure {
+        assert_eq!(
+            out.get_ssl_mode(),
+            DriverSslMode::Require,
+            "TLS not enforced"
+        );
+        assert!(
+            out.get_hosts()
+                .iter()
+                .all(|host| matches!(host, Host::Tcp(_))),
+            "a Unix socket without the opt-out"
+        );
     }
+    assert!(
+        !out.get_hosts().is_empty() && out.get_hostaddrs().len() <= out.get_hosts().len(),
+        "a connection without a host name to verify"
+    );
+
     // Everything but the login and the TLS mode is left alone.
-    assert_eq!(out.get_dbname(), config.get_dbname());
-    assert_eq!(out.get_hosts(), config.get_hosts());
-    assert_eq!(out.get_ports(), config.get_ports());
-    assert_eq!(out.get_options(), config.get_options());
-    assert_eq!(out.get_application_name(), config.get_application_name());
-});
+    let mut same = config.clone();
+    same.ssl_mode(out.get_ssl_mode());
+    if let Some(user) = out.get_user() {
+        same.user(user);
+    }
+    if let Some(password) = out.get_password() {
+        same.password(password);
+    }
+    assert_eq!(
+        format!("{same:?}"),
+        format!("{out:?}"),
+        "settings other than the login and sslmode changed"
+    );
+
+    check_hidden(&input, &settings, &run);
+}
+
+/// The token shows in no error, `Debug` output or status.
+fn check_hidden(input: &Input<'_>, settings: &TokioSettings<Config>, run: &Run) {
+    assert_token_hidden(&run.token, &run.texts, false, || {
+        run_once(input, settings, true)
+            .expect("the same login was accepted")
+            .texts
+    });
+}
 
 fn same_settings(ours: &Config, reference: &Config) {
     assert_eq!(ours.get_user(), reference.get_user(), "user");
@@ -388,5 +628,12 @@ fn same_settings(ours: &Config, reference: &Config) {
     );
     assert_eq!(ours.get_ssl_mode(), reference.get_ssl_mode(), "sslmode");
     assert_eq!(ours.get_hosts(), reference.get_hosts(), "hosts");
+    assert_eq!(ours.get_hostaddrs(), reference.get_hostaddrs(), "hostaddrs");
     assert_eq!(ours.get_ports(), reference.get_ports(), "ports");
+    // Debug covers every other option (the password redacted, compared above).
+    assert_eq!(
+        format!("{ours:?}"),
+        format!("{reference:?}"),
+        "other options"
+    );
 }

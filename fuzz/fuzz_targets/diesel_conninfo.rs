@@ -1,54 +1,53 @@
 //! libpq settings (arbitrary strings, or `key=value` strings and URLs built from
-//! arbitrary values) and an arbitrary login through entra-pg-diesel's `PgConnector`:
-//! never panics; the libpq URL of a login, read back independently (the `url` crate
-//! and a strict percent-decoder applying libpq's rules, cross-checked with libpq's
-//! own `PQconninfoParse`), holds exactly the settings' values, the injected user
-//! (when the settings name none) and the token as the password, and
-//! `sslmode=verify-full` unless the opt-out allowed the settings' weaker mode; the
-//! token shows in neither `redact_url` of it nor any `Debug`.
+//! arbitrary values) and an arbitrary Entra login through entra-pg-diesel's
+//! `EntraConnector` (`builder … root_cert_pem / root_cert_file /
+//! danger_allow_insecure_transport … build`, then `login_url`): never panics; a
+//! refusal is a typed error of the kind an independent reading of the contract
+//! gives; the libpq URL of a login, read back independently (the `url` crate and a
+//! strict percent-decoder applying libpq's rules, cross-checked with libpq's own
+//! `PQconninfoParse`), holds exactly the settings' values, the injected user (when
+//! the settings name none) and the token as the password; `sslmode=verify-full`
+//! with a root bundle unless the opt-out allowed the settings' weaker mode; every
+//! host libpq would try (its empty list items included, which mean its default
+//! Unix socket) is a TCP host name, or with the opt-out an allowed socket, and for
+//! Entra logins allowed by the host policy; a static login gets no token; and the
+//! token shows in neither `redact_url` of the URL nor any error or `Debug` output.
 
 #![no_main]
 
+#[path = "common.rs"]
+mod common;
+
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     ffi::{CStr, CString, c_char},
-    path::PathBuf,
-    sync::{Arc, OnceLock},
+    sync::OnceLock,
 };
 
 use arbitrary::Arbitrary;
-use base64::Engine as _;
-use entra_pg_core::{
-    EntraAuth,
-    azure_core::{
-        self,
-        credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions},
-    },
-    clock::ManualClock,
-};
-use entra_pg_diesel::{PgConnector, redact_url};
+use common::{Login, Policy, assert_token_hidden, encode};
+use entra_pg_core::{EntraAuth, Error as CoreError, SslMode};
+use entra_pg_diesel::{EntraConnector, Error, LoginUrl, redact_url};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
     settings: Settings<'a>,
-    /// The login user: explicit, or put in the token's `upn` claim.
-    login_user: &'a str,
-    /// The token (explicit user), or the signature of the JWT (user from claims).
-    token: &'a str,
-    user_from_claims: bool,
-    /// `PgConnectorBuilder::root_cert` with a file that exists.
-    root_cert: bool,
+    login: Login<'a>,
+    /// Root CAs given to the builder.
+    root: Root,
+    /// The builder's `danger_allow_insecure_transport`.
     allow_insecure: bool,
 }
 
 #[derive(Arbitrary, Debug)]
 enum Settings<'a> {
-    /// Any string.
+    /// Any string (not naming `sslrootcert`: the connector reads that file).
     Raw(&'a str),
-    /// `key=value …`, each value quoted (or bare, backslash-escaped) as libpq reads it.
-    KeyValue(Vec<(Param<'a>, bool)>),
-    /// `postgresql://user:password@host/dbname?key=value&…`, percent-encoded.
+    /// `host=… port=… key=value …`, each value quoted (or bare, backslash-escaped)
+    /// as libpq reads it.
+    KeyValue(Hosts, Vec<(Param<'a>, bool)>),
+    /// `postgresql://user:password@host:port,…/dbname?key=value&…`, percent-encoded.
     Url(Url<'a>),
 }
 
@@ -56,18 +55,56 @@ enum Settings<'a> {
 struct Url<'a> {
     short_scheme: bool,
     credentials: Option<(&'a str, Option<&'a str>)>,
-    host: HostChoice,
+    hosts: Hosts,
     dbname: Option<&'a str>,
     params: Vec<Param<'a>>,
 }
 
+/// The hosts (and ports) of the settings, inside and outside the host policy.
 #[derive(Arbitrary, Debug, Clone, Copy)]
-enum HostChoice {
+enum Hosts {
     None,
-    Name,
-    NamePort,
+    Azure,
+    AzurePort,
+    Allowed,
+    /// The allowed host in upper case, with a trailing dot.
+    AllowedOddCase,
+    Corp,
     Ipv6Port,
-    Multiple,
+    /// The Azure domain followed by another one.
+    Evil,
+    Several,
+    /// One allowed host, one not.
+    Mixed,
+    /// A trailing empty item: libpq's default (a Unix socket) for the second host.
+    TrailingEmpty,
+    /// The allowed socket directory.
+    Socket,
+    /// An abstract socket.
+    AbstractSocket,
+}
+
+impl Hosts {
+    fn list(self) -> &'static [(&'static str, Option<u16>)] {
+        match self {
+            Self::None => &[],
+            Self::Azure => &[("srv.postgres.database.azure.com", None)],
+            Self::AzurePort => &[("srv.postgres.database.azure.com", Some(6432))],
+            Self::Allowed => &[("db.example.com", None)],
+            Self::AllowedOddCase => &[("DB.Example.COM.", Some(6432))],
+            Self::Corp => &[("a.b.corp.example.com", None)],
+            Self::Ipv6Port => &[("::1", Some(5433))],
+            Self::Evil => &[("srv.postgres.database.azure.com.evil.example", None)],
+            Self::Several => &[
+                ("srv.postgres.database.azure.com", None),
+                ("db.example.com", Some(5433)),
+            ],
+            Self::Mixed => &[("db.example.com", Some(5432)), ("evil.example", Some(5433))],
+            Self::TrailingEmpty => &[("srv.postgres.database.azure.com", None), ("", None)],
+            Self::Socket => &[("/run/pg", None)],
+            Self::AbstractSocket => &[("@pg", None)],
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -76,6 +113,9 @@ enum Param<'a> {
     Sslmode(Mode),
     /// libpq's legacy `requiressl`: `1…` means `require`, anything else `prefer`.
     RequireSsl(&'a str),
+    /// JDBC's `ssl`: `true` means `sslmode=require`.
+    Ssl(bool),
+    Sslrootcert(RootPath),
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -84,10 +124,10 @@ enum Key {
     Password,
     Dbname,
     Host,
+    Hostaddr,
     Port,
     ApplicationName,
     Options,
-    Sslrootcert,
     Sslmode,
 }
 
@@ -98,10 +138,10 @@ impl Key {
             Self::Password => "password",
             Self::Dbname => "dbname",
             Self::Host => "host",
+            Self::Hostaddr => "hostaddr",
             Self::Port => "port",
             Self::ApplicationName => "application_name",
             Self::Options => "options",
-            Self::Sslrootcert => "sslrootcert",
             Self::Sslmode => "sslmode",
         }
     }
@@ -130,19 +170,124 @@ impl Mode {
     }
 }
 
+/// A `sslrootcert` in the settings (the connector reads that file).
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
+enum RootPath {
+    /// libpq's `system`: the default roots.
+    System,
+    /// A PEM file that exists.
+    TheFile,
+    Missing,
+    Empty,
+}
+
+impl RootPath {
+    fn value(self) -> String {
+        match self {
+            Self::System => "system".to_owned(),
+            Self::TheFile => root_file().to_owned(),
+            Self::Missing => MISSING.to_owned(),
+            Self::Empty => String::new(),
+        }
+    }
+}
+
+/// Root CAs given to the builder.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
+enum Root {
+    None,
+    /// `root_cert_pem` with a certificate.
+    Pem,
+    /// `root_cert_file` with a file holding one.
+    File,
+    /// `root_cert_file` with a file that does not exist.
+    MissingFile,
+    /// `root_cert_pem` with text holding no certificate.
+    NoCertificate,
+}
+
+const MISSING: &str = "/nonexistent/entra-pg-fuzz/ca.pem";
+
+/// A PEM certificate block (PEM only: nothing here parses the certificate).
+const PEM: &str = "-----BEGIN CERTIFICATE-----\n\
+                   MIIBszCCAVmgAwIBAgIUZnV6ei1lbnRyYS1wZy1yb290LWNhMAoGCCqGSM49BAMC\n\
+                   -----END CERTIFICATE-----\n";
+
+/// A file holding [`PEM`], written once (atomically, so parallel jobs agree).
+fn root_file() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join("entra-pg-fuzz-root.pem");
+        let partial = path.with_extension(format!("pem.{}", std::process::id()));
+        std::fs::write(&partial, PEM).expect("write the root CA file");
+        std::fs::rename(&partial, &path).expect("move the root CA file");
+        path.to_str().expect("a UTF-8 temp dir").to_owned()
+    })
+}
+
+/// The operating system's bundle the connector uses (path and content), if any.
+fn system_bundle() -> Option<&'static (String, Vec<u8>)> {
+    static BUNDLE: OnceLock<Option<(String, Vec<u8>)>> = OnceLock::new();
+    BUNDLE
+        .get_or_init(|| {
+            let login = Login {
+                user: "probe",
+                token: "probe",
+                user_from_claims: false,
+                policy: Policy::Default,
+            };
+            let (_, auth) = login.auth(false)?;
+            let connector =
+                EntraConnector::new("host=srv.postgres.database.azure.com", auth).ok()?;
+            let path = connector.root_cert()?.to_str()?.to_owned();
+            let content = std::fs::read(&path).ok()?;
+            Some((path, content))
+        })
+        .as_ref()
+}
+
+/// The keywords libpq knows (`PQconndefaults`).
+fn libpq_keywords() -> &'static BTreeSet<String> {
+    static KEYWORDS: OnceLock<BTreeSet<String>> = OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        let mut keywords = BTreeSet::new();
+        // SAFETY: libpq's option array, terminated by a NULL keyword, freed with
+        // PQconninfoFree.
+        unsafe {
+            let options = pq_sys::PQconndefaults();
+            assert!(!options.is_null(), "PQconndefaults failed");
+            let mut option = options;
+            while !(*option).keyword.is_null() {
+                keywords.insert(
+                    CStr::from_ptr((*option).keyword)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                option = option.add(1);
+            }
+            pq_sys::PQconninfoFree(options);
+        }
+        keywords
+    })
+}
+
 impl Param<'_> {
     fn key_value(self) -> (&'static str, String) {
         match self {
             Self::Value(key, value) => (key.name(), value.to_owned()),
             Self::Sslmode(mode) => ("sslmode", mode.name().to_owned()),
             Self::RequireSsl(value) => ("requiressl", value.to_owned()),
+            Self::Ssl(true) => ("ssl", "true".to_owned()),
+            Self::Ssl(false) => ("ssl", "false".to_owned()),
+            Self::Sslrootcert(path) => ("sslrootcert", path.value()),
         }
     }
 }
 
-/// libpq parameters in libpq's reading: the last value of a keyword wins, and
-/// `requiressl` is stored as `sslmode` (as libpq's `conninfo_storeval` does).
-#[derive(Default, Debug, Clone)]
+/// libpq parameters as the connector reads them: the last value of a keyword
+/// wins, `requiressl` is stored as `sslmode` (as libpq's `conninfo_storeval`
+/// does), and so is `ssl=true` (libpq's URL alias).
+#[derive(Default, Debug, Clone, PartialEq)]
 struct Libpq(BTreeMap<String, Vec<u8>>);
 
 impl Libpq {
@@ -154,6 +299,8 @@ impl Libpq {
                 b"prefer"
             };
             self.0.insert("sslmode".to_owned(), mode.to_vec());
+        } else if key == "ssl" && value == b"true" {
+            self.0.insert("sslmode".to_owned(), b"require".to_vec());
         } else {
             self.0.insert(key.to_owned(), value.to_vec());
         }
@@ -163,10 +310,82 @@ impl Libpq {
         self.0.get(key).map(Vec::as_slice)
     }
 
+    fn text(&self, key: &str) -> Option<&str> {
+        self.get(key)
+            .and_then(|value| std::str::from_utf8(value).ok())
+    }
+
     /// A non-empty user: libpq takes an empty one as "the default user".
     fn user(&self) -> Option<&[u8]> {
         self.get("user").filter(|user| !user.is_empty())
     }
+
+    fn is_static(&self) -> bool {
+        self.user().is_some() && self.get("password").is_some_and(|p| !p.is_empty())
+    }
+
+    /// The keys whose values differ from `other`'s (never the values: one may
+    /// be the token).
+    fn differences(&self, other: &Self) -> BTreeSet<String> {
+        self.0
+            .keys()
+            .chain(other.0.keys())
+            .filter(|key| self.get(key) != other.get(key))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Where libpq connects, slot by slot, read as libpq's `connectOptions2` does:
+/// one slot per `hostaddr` item (or `host` item, or one), an empty item meaning
+/// libpq's default (its compiled-in Unix socket directory).
+#[derive(Debug, PartialEq)]
+enum Slot {
+    /// A TCP host name (with a `hostaddr`: the name the certificate is checked
+    /// against).
+    Name(String),
+    /// A Unix socket (`/dir`, `@abstract`).
+    Socket(String),
+    /// A `hostaddr` without a host name.
+    Address,
+    /// Neither: libpq's default socket.
+    Default,
+}
+
+/// `None` when libpq refuses the host / hostaddr mix (item counts differ).
+fn libpq_slots(params: &Libpq) -> Option<Vec<Slot>> {
+    let split = |key: &str| -> Option<Vec<String>> {
+        let value = params.get(key).filter(|value| !value.is_empty())?;
+        Some(
+            String::from_utf8_lossy(value)
+                .split(',')
+                .map(str::to_owned)
+                .collect(),
+        )
+    };
+    let (hosts, addresses) = (split("host"), split("hostaddr"));
+    let count = match (&hosts, &addresses) {
+        (_, Some(addresses)) => addresses.len(),
+        (Some(hosts), None) => hosts.len(),
+        (None, None) => 1,
+    };
+    if hosts.as_ref().is_some_and(|hosts| hosts.len() != count) {
+        return None;
+    }
+    let slot = |i: usize| {
+        let host = hosts.as_ref().map_or("", |hosts| hosts[i].as_str());
+        let address = addresses
+            .as_ref()
+            .map_or("", |addresses| addresses[i].as_str());
+        let socket = host.starts_with('/') || host.starts_with('@');
+        match (host.is_empty(), address.is_empty()) {
+            (false, _) if socket => Slot::Socket(host.to_owned()),
+            (false, _) => Slot::Name(host.to_owned()),
+            (true, false) => Slot::Address,
+            (true, true) => Slot::Default,
+        }
+    };
+    Some((0..count).map(slot).collect())
 }
 
 /// C `isspace` in the "C" locale: what libpq's `key=value` parser skips.
@@ -196,27 +415,29 @@ fn quote(value: &str, bare: bool) -> String {
     out
 }
 
-/// Percent-encodes every byte but the URL-unreserved ones.
-fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The settings string and, when it was built from values, what libpq reads in it.
 fn render(settings: &Settings<'_>) -> (String, Option<Libpq>) {
     let mut expected = Libpq::default();
     let text = match settings {
         Settings::Raw(raw) => return ((*raw).to_owned(), None),
-        Settings::KeyValue(params) => {
-            let mut parts = vec!["host=db.example.com".to_owned()];
-            expected.store("host", b"db.example.com");
+        Settings::KeyValue(hosts, params) => {
+            let list = hosts.list();
+            let mut parts = Vec::new();
+            if !list.is_empty() {
+                let names: Vec<&str> = list.iter().map(|(host, _)| *host).collect();
+                let names = names.join(",");
+                parts.push(format!("host={}", quote(&names, false)));
+                expected.store("host", names.as_bytes());
+                if list.iter().any(|(_, port)| port.is_some()) {
+                    let ports: Vec<String> = list
+                        .iter()
+                        .map(|(_, port)| port.map(|p| p.to_string()).unwrap_or_default())
+                        .collect();
+                    let ports = ports.join(",");
+                    parts.push(format!("port={ports}"));
+                    expected.store("port", ports.as_bytes());
+                }
+            }
             for &(param, bare) in params {
                 let (key, value) = param.key_value();
                 parts.push(format!("{key} = {}", quote(&value, bare)));
@@ -246,25 +467,32 @@ fn render(settings: &Settings<'_>) -> (String, Option<Libpq>) {
                 }
                 text.push('@');
             }
-            let (netloc, host, port) = match url.host {
-                HostChoice::None => ("", None, None),
-                HostChoice::Name => ("db.example.com", Some("db.example.com"), None),
-                HostChoice::NamePort => {
-                    ("db.example.com:6432", Some("db.example.com"), Some("6432"))
-                }
-                HostChoice::Ipv6Port => ("[::1]:5433", Some("::1"), Some("5433")),
-                HostChoice::Multiple => (
-                    "a.example.com,b.example.com:5433",
-                    Some("a.example.com,b.example.com"),
-                    Some(",5433"),
-                ),
-            };
-            text.push_str(netloc);
-            if let Some(host) = host {
-                expected.store("host", host.as_bytes());
+            let list = url.hosts.list();
+            let chunks: Vec<String> = list
+                .iter()
+                .map(|(host, port)| {
+                    let host = if host.contains(':') {
+                        format!("[{host}]")
+                    } else {
+                        encode(host)
+                    };
+                    match port {
+                        Some(port) => format!("{host}:{port}"),
+                        None => host,
+                    }
+                })
+                .collect();
+            text.push_str(&chunks.join(","));
+            if list.iter().any(|(host, _)| !host.is_empty()) {
+                let names: Vec<&str> = list.iter().map(|(host, _)| *host).collect();
+                expected.store("host", names.join(",").as_bytes());
             }
-            if let Some(port) = port {
-                expected.store("port", port.as_bytes());
+            if list.iter().any(|(_, port)| port.is_some()) {
+                let ports: Vec<String> = list
+                    .iter()
+                    .map(|(_, port)| port.map(|p| p.to_string()).unwrap_or_default())
+                    .collect();
+                expected.store("port", ports.join(",").as_bytes());
             }
             if let Some(dbname) = url.dbname {
                 text.push('/');
@@ -287,89 +515,103 @@ fn render(settings: &Settings<'_>) -> (String, Option<Libpq>) {
     (text, Some(expected))
 }
 
-/// Hands out one fixed token for any scope, expiring an hour after [`start`].
-struct FixedToken(String);
-
-impl std::fmt::Debug for FixedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FixedToken")
-    }
-}
-
-#[async_trait::async_trait]
-impl TokenCredential for FixedToken {
-    async fn get_token(
-        &self,
-        _scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        Ok(AccessToken::new(
-            Secret::new(self.0.clone()),
-            start() + time::Duration::hours(1),
-        ))
-    }
-}
-
-/// A fixed "now", so that `Debug` output (expiry times) does not depend on the clock.
-fn start() -> time::OffsetDateTime {
-    time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000)
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The token the credential hands out, and the `EntraAuth` over it. The control
-/// token is as long as the real one and differs from it, so it does not contain it.
-fn make_auth(input: &Input<'_>, control: bool) -> Option<(String, EntraAuth)> {
-    let (token, user) = if input.user_from_claims {
-        let claims = serde_json::json!({ "upn": input.login_user }).to_string();
-        let header: &[u8] = if control {
-            br#"{"alg":"RS256","typ":"JWS"}"#
-        } else {
-            br#"{"alg":"RS256","typ":"JWT"}"#
-        };
-        let token = format!(
-            "{}.{}.{}",
-            b64(header),
-            b64(claims.as_bytes()),
-            b64(input.token.as_bytes())
-        );
-        (token, None)
-    } else if control {
-        (other_than(input.token), Some(input.login_user))
-    } else {
-        (input.token.to_owned(), Some(input.login_user))
-    };
-    let mut builder =
-        EntraAuth::builder(Arc::new(FixedToken(token.clone()))).clock(ManualClock::new(start()));
-    if let Some(user) = user {
-        builder = builder.user(user);
-    }
-    match builder.build() {
-        Ok(auth) => Some((token, auth)),
-        Err(_) => {
-            assert!(user == Some(""), "builder refused a non-empty user");
-            None
+/// Whether arbitrary settings may name `sslrootcert`, in any spelling the
+/// parser decodes (the connector would read whatever file it names: a device
+/// or a pipe would hang the fuzzer).
+fn may_name_root_file(settings: &str) -> bool {
+    let bytes = settings.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (b'\\', _) => i += 1,
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
         }
     }
+    String::from_utf8_lossy(&decoded)
+        .to_ascii_lowercase()
+        .contains("sslrootcert")
 }
 
-fn root_cert() -> &'static PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| std::env::current_exe().expect("the fuzzer's own path"))
+/// The contract's verdict on settings built from values, read independently.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Ok(SslMode),
+    InvalidConfig,
+    InsecureTransport,
+    HostNotAllowed,
+    /// libpq itself refuses the host / hostaddr mix: any verdict is safe.
+    Any,
 }
 
-fn build_connector(
-    input: &Input<'_>,
-    settings: &str,
-    auth: EntraAuth,
-) -> Result<PgConnector, entra_pg_diesel::Error> {
-    let mut builder =
-        PgConnector::builder(settings, auth).danger_allow_insecure_sslmode(input.allow_insecure);
-    if input.root_cert {
-        builder = builder.root_cert(root_cert());
+fn model(expected: &Libpq, input: &Input<'_>) -> Verdict {
+    let insecure = input.allow_insecure;
+    if matches!(input.root, Root::MissingFile | Root::NoCertificate) {
+        return Verdict::InvalidConfig;
     }
+    let named = match expected.get("sslmode") {
+        None => None,
+        Some(name) => match std::str::from_utf8(name).ok().and_then(SslMode::parse) {
+            Some(mode) => Some(mode),
+            None => return Verdict::InvalidConfig,
+        },
+    };
+    let Some(slots) = libpq_slots(expected) else {
+        return Verdict::Any;
+    };
+    if slots
+        .iter()
+        .any(|slot| matches!(slot, Slot::Default | Slot::Address))
+        || (!insecure && slots.iter().any(|slot| matches!(slot, Slot::Socket(_))))
+    {
+        return Verdict::InsecureTransport;
+    }
+    let mode = named.unwrap_or(SslMode::VerifyFull);
+    if mode != SslMode::VerifyFull && !insecure {
+        return Verdict::InsecureTransport;
+    }
+    if !expected.is_static() && !slots_allowed(&slots, input.login.policy) {
+        return Verdict::HostNotAllowed;
+    }
+    if matches!(mode, SslMode::VerifyFull | SslMode::VerifyCa) {
+        let own = expected.text("sslrootcert");
+        let readable = own.is_none_or(|path| path == "system" || path == root_file());
+        if system_bundle().is_none() || !readable {
+            return Verdict::InvalidConfig;
+        }
+    }
+    Verdict::Ok(mode)
+}
+
+fn slots_allowed(slots: &[Slot], policy: Policy) -> bool {
+    slots.iter().all(|slot| match slot {
+        Slot::Name(host) | Slot::Socket(host) => policy.permits(host),
+        Slot::Address | Slot::Default => false,
+    })
+}
+
+#[allow(clippy::result_large_err)]
+fn build(input: &Input<'_>, settings: &str, auth: EntraAuth) -> Result<EntraConnector, Error> {
+    let mut builder = EntraConnector::builder(settings, auth)
+        .danger_allow_insecure_transport(input.allow_insecure);
+    builder = match input.root {
+        Root::None => builder,
+        Root::Pem => builder.root_cert_pem(PEM),
+        Root::File => builder.root_cert_file(root_file()),
+        Root::MissingFile => builder.root_cert_file(MISSING),
+        Root::NoCertificate => builder.root_cert_pem("no certificate here"),
+    };
     builder.build()
 }
 
@@ -392,10 +634,10 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The login URL read independently: the `url` crate checks its shape
-/// (`postgresql://?key=value&…`: no host, path or fragment), the query is split and
-/// percent-decoded strictly, and libpq's URL rules apply (`ssl=true` means
-/// `sslmode=require`, `requiressl`, the last value wins).
-fn read_url(text: &str) -> (Libpq, Vec<String>) {
+/// (`postgresql://?key=value&…`: no host, path or fragment), only unreserved
+/// characters and escapes appear, the query is split and percent-decoded
+/// strictly, each key once.
+fn read_url(text: &str) -> Libpq {
     let url = url::Url::parse(text).expect("the login URL is no URL");
     assert_eq!(url.scheme(), "postgresql", "scheme");
     assert!(
@@ -409,33 +651,32 @@ fn read_url(text: &str) -> (Libpq, Vec<String>) {
     assert!(url.path().is_empty(), "the URL has a path");
     assert!(url.fragment().is_none(), "the URL has a fragment");
     let query = url.query().expect("the URL has no query");
-    assert_eq!(
-        text,
-        format!("postgresql://?{query}"),
+    assert!(
+        text == format!("postgresql://?{query}"),
         "the URL was not in normal form"
     );
+    assert!(
+        query
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%&=".contains(&b)),
+        "a character that is not percent-encoded"
+    );
     let mut params = Libpq::default();
-    let mut keys = Vec::new();
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').expect("a query pair without `=`");
         assert!(!value.contains('='), "an unencoded `=` in a value");
         let key = String::from_utf8(percent_decode(key).expect("bad escape in a key"))
             .expect("a key that is not UTF-8");
         let value = percent_decode(value).expect("bad escape in a value");
-        assert!(!keys.contains(&key), "a key given twice");
-        keys.push(key.clone());
-        if key == "ssl" && value == b"true" {
-            params.store("sslmode", b"require");
-        } else {
-            params.store(&key, &value);
-        }
+        assert!(!params.0.contains_key(&key), "a key given twice");
+        params.0.insert(key, value);
     }
-    (params, keys)
+    params
 }
 
 /// libpq's own reading (`PQconninfoParse`: no defaults, environment or service
 /// file); `None` when libpq refuses the string.
-fn libpq_parse(conninfo: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+fn libpq_parse(conninfo: &str) -> Option<Libpq> {
     let conninfo = CString::new(conninfo).ok()?;
     let mut error: *mut c_char = std::ptr::null_mut();
     // SAFETY: a NUL-terminated string in, libpq's option array (terminated by a NULL
@@ -448,11 +689,11 @@ fn libpq_parse(conninfo: &str) -> Option<BTreeMap<String, Vec<u8>>> {
         if options.is_null() {
             return None;
         }
-        let mut values = BTreeMap::new();
+        let mut values = Libpq::default();
         let mut option = options;
         while !(*option).keyword.is_null() {
             if !(*option).val.is_null() {
-                values.insert(
+                values.0.insert(
                     CStr::from_ptr((*option).keyword)
                         .to_string_lossy()
                         .into_owned(),
@@ -466,26 +707,92 @@ fn libpq_parse(conninfo: &str) -> Option<BTreeMap<String, Vec<u8>>> {
     }
 }
 
-/// A string no longer than `text` and different from it: `text` is not in it.
-fn other_than(text: &str) -> String {
-    text.chars()
-        .map(|c| if c == 'x' { 'y' } else { 'x' })
-        .collect()
+/// One build and login with the real token or the control one.
+struct Run {
+    token: String,
+    built: Result<EntraConnector, Error>,
+    login: Option<Result<LoginUrl, Error>>,
+    /// A token asked for a static login: must be refused.
+    static_refusal: Option<Result<entra_pg_core::Login, CoreError>>,
+    /// Every text that could show the token.
+    texts: Vec<String>,
+}
+
+fn run_once(input: &Input<'_>, settings: &str, control: bool) -> Option<Run> {
+    let (token, auth) = input.login.auth(control)?;
+    let built = build(input, settings, auth);
+    let mut texts = Vec::new();
+    let (mut login, mut static_refusal) = (None, None);
+    match &built {
+        Err(err) => texts.push(format!("{err} {err:?}")),
+        Ok(connector) => {
+            texts.push(format!("{connector:?}"));
+            let result = connector.login_url();
+            match &result {
+                Ok(login) => {
+                    texts.push(format!("{login:?}"));
+                    texts.push(redact_url(login.expose()));
+                }
+                Err(err) => texts.push(format!("{err} {err:?}")),
+            }
+            if connector.is_static_login() {
+                let refusal = connector.auth().login_blocking(connector.target());
+                if let Err(err) = &refusal {
+                    texts.push(format!("{err} {err:?}"));
+                }
+                static_refusal = Some(refusal);
+            }
+            texts.push(format!("{connector:?} {:?}", connector.target()));
+            login = Some(result);
+            // A combined root bundle has a random name: the same in every text.
+            if let Some(root) = connector.root_cert().and_then(|root| root.to_str()) {
+                let encoded = encode(root);
+                for text in &mut texts {
+                    *text = text.replace(&encoded, "<root>").replace(root, "<root>");
+                }
+            }
+        }
+    }
+    Some(Run {
+        token,
+        built,
+        login,
+        static_refusal,
+        texts,
+    })
 }
 
 const VERIFY: [&[u8]; 2] = [b"verify-full", b"verify-ca"];
 
-fuzz_target!(|input: Input<'_>| {
+fuzz_target!(|input: Input<'_>| run(input));
+
+fn run(input: Input<'_>) {
     let (settings, expected) = render(&input.settings);
-    let Some((token, auth)) = make_auth(&input, false) else {
+    if expected.is_none() && may_name_root_file(&settings) {
+        return;
+    }
+    let Some(run) = run_once(&input, &settings, false) else {
         return;
     };
-    let connector = match build_connector(&input, &settings, auth) {
+    let verdict = expected.as_ref().map(|expected| model(expected, &input));
+    if matches!(input.root, Root::MissingFile | Root::NoCertificate) {
+        assert!(
+            run.built
+                .as_ref()
+                .is_err_and(|err| err.kind() == "invalid_config"),
+            "an unreadable root CA was accepted"
+        );
+    }
+    let connector = match &run.built {
         Ok(connector) => connector,
         Err(err) => {
+            let kind = err.kind();
             assert!(
-                matches!(err.kind(), "invalid_config" | "insecure_transport"),
-                "unexpected build error"
+                matches!(
+                    kind,
+                    "invalid_config" | "insecure_transport" | "host_not_allowed"
+                ),
+                "unexpected build error {kind}"
             );
             let parse_error = err
                 .to_string()
@@ -494,66 +801,107 @@ fuzz_target!(|input: Input<'_>| {
                 !(parse_error && expected.is_some()),
                 "refused well-formed settings"
             );
+            let got = match kind {
+                "invalid_config" => Verdict::InvalidConfig,
+                "insecure_transport" => Verdict::InsecureTransport,
+                _ => Verdict::HostNotAllowed,
+            };
+            if let Some(verdict) = &verdict {
+                assert!(
+                    *verdict == got || *verdict == Verdict::Any,
+                    "refused settings for another reason than the contract's \
+                     ({got:?}, expected {verdict:?})"
+                );
+            }
+            check_hidden(&input, &settings, &run);
             return;
         }
     };
-    let debug_before = format!("{connector:?}");
-    let login = match connector.login_url() {
+    let target = connector.target();
+    let mode = target.ssl_mode();
+    if let Some(verdict) = &verdict {
+        assert!(
+            *verdict == Verdict::Ok(mode) || *verdict == Verdict::Any,
+            "accepted settings the contract refuses, or with another sslmode \
+             ({mode}, expected {verdict:?})"
+        );
+    }
+    let login = match run.login.as_ref().expect("a login was asked for") {
         Ok(login) => login,
         Err(err) => {
             assert!(
-                input.user_from_claims && input.login_user.is_empty(),
-                "no login though the token names a user"
+                !connector.is_static_login()
+                    && target.user().is_none()
+                    && input.login.user_when_settings_name_none().is_none(),
+                "no login though the user is known"
             );
             assert_eq!(err.kind(), "user_not_derivable", "unexpected login error");
+            check_hidden(&input, &settings, &run);
             return;
         }
     };
     let url = login.expose();
-    let (out, keys) = read_url(url);
+    let out = read_url(url);
 
-    // libpq reads it the same way, when it takes it (it refuses NUL bytes and
-    // unknown keywords, which only arbitrary settings carry).
-    if let Some(libpq) = libpq_parse(url) {
-        for key in [
-            "user",
-            "password",
-            "sslmode",
-            "sslrootcert",
-            "host",
-            "port",
-            "dbname",
-        ] {
+    // libpq reads it the same way, when it takes it: it refuses NUL bytes and
+    // keywords it does not know, which only arbitrary settings carry.
+    match libpq_parse(url) {
+        Some(libpq) => assert!(
+            libpq == out,
+            "libpq reads the login URL differently: {:?}",
+            libpq.differences(&out)
+        ),
+        None => {
+            let unknown = out.0.keys().any(|key| !libpq_keywords().contains(key));
             assert!(
-                libpq.get(key).map(Vec::as_slice) == out.get(key),
-                "libpq reads {key} differently"
+                out.0.values().any(|value| value.contains(&0)) || unknown,
+                "libpq refuses the login URL"
             );
         }
-    } else {
-        // Only a NUL byte, or a keyword that arbitrary settings made up.
-        assert!(
-            url.contains("%00") || expected.is_none(),
-            "libpq refuses the login URL"
-        );
     }
 
-    // TLS: verify-full, or with the opt-out what the crate reports.
-    let mode = out.get("sslmode").expect("no sslmode in the login URL");
+    // TLS: verify-full with a root bundle, or with the opt-out what the target says.
+    let ssl_mode = out.get("sslmode").expect("no sslmode in the login URL");
     assert!(
-        mode == connector.ssl_mode().as_bytes(),
-        "sslmode is not the connector's"
+        ssl_mode == mode.as_str().as_bytes(),
+        "sslmode is not the target's"
     );
     if !input.allow_insecure {
-        assert_eq!(mode, b"verify-full", "TLS not enforced");
+        assert!(ssl_mode == b"verify-full", "TLS not enforced");
     }
-    if VERIFY.contains(&mode) {
-        let root = out
-            .get("sslrootcert")
-            .expect("verify mode without a root file");
-        if input.root_cert {
+    assert!(
+        out.get("requiressl").is_none() && out.get("ssl") != Some(&b"true"[..]),
+        "an sslmode alias in the login URL"
+    );
+    assert!(
+        out.get("gssencmode") == Some(&b"disable"[..]),
+        "GSS encryption not disabled"
+    );
+    if VERIFY.contains(&ssl_mode) {
+        check_root(&input, &out, connector, expected.as_ref());
+    }
+
+    // Where libpq connects: host names (sockets only with the opt-out), never its
+    // default socket; for Entra logins only hosts the policy allows.
+    if let Some(slots) = libpq_slots(&out) {
+        assert!(
+            !slots.contains(&Slot::Default),
+            "an empty host item: libpq would try its default Unix socket"
+        );
+        assert!(
+            !slots.contains(&Slot::Address),
+            "a hostaddr without a host name to verify"
+        );
+        if !input.allow_insecure {
             assert!(
-                root == root_cert().to_str().unwrap().as_bytes(),
-                "not the root file given"
+                !slots.iter().any(|slot| matches!(slot, Slot::Socket(_))),
+                "a Unix socket without the opt-out"
+            );
+        }
+        if !connector.is_static_login() {
+            assert!(
+                slots_allowed(&slots, input.login.policy),
+                "the token goes to a host the policy does not allow"
             );
         }
     }
@@ -566,83 +914,118 @@ fuzz_target!(|input: Input<'_>| {
     );
     if connector.is_static_login() {
         assert!(
-            out.get("password").is_some(),
+            out.get("password").is_some_and(|p| !p.is_empty()),
             "a static login without a password"
+        );
+        let refusal = run.static_refusal.as_ref().expect("asked for a token");
+        assert!(
+            matches!(refusal, Err(CoreError::InvalidConfig { .. })),
+            "a token for a static login"
         );
     } else {
         assert!(
-            out.get("password") == Some(token.as_bytes()),
+            out.get("password") == Some(run.token.as_bytes()),
             "the password is not the token"
         );
-    }
-
-    // Settings built from values: exactly those values, and the injected user when
-    // they name none.
-    if let Some(expected) = &expected {
-        let is_static = expected.user().is_some() && expected.get("password").is_some();
-        assert_eq!(connector.is_static_login(), is_static, "static login");
-        match expected.user() {
-            Some(own) => assert!(user == own, "the settings' user was replaced"),
-            None => assert!(user == input.login_user.as_bytes(), "not the injected user"),
-        }
-        if is_static {
-            assert!(
-                out.get("password") == expected.get("password"),
-                "static password"
-            );
-        }
-        for key in ["dbname", "host", "port", "application_name", "options"] {
-            assert!(out.get(key) == expected.get(key), "{key} changed");
-        }
-        let own_mode = expected.get("sslmode").unwrap_or(b"verify-full");
+        let want = target
+            .user()
+            .or(input.login.user_when_settings_name_none())
+            .expect("a login though nobody names the user");
         assert!(
-            mode == own_mode || mode == b"verify-full",
-            "a weaker sslmode than the settings"
+            user == want.as_bytes(),
+            "not the settings' or the injected user"
         );
-        if !input.root_cert && VERIFY.contains(&mode) {
-            if let Some(own) = expected.get("sslrootcert") {
-                assert!(out.get("sslrootcert") == Some(own), "sslrootcert changed");
-            }
-        }
     }
 
-    // The token shows nowhere but in the URL: a text holds it only if the same
-    // text made with another token does too (then the settings or user spell it).
-    if connector.is_static_login() {
-        return;
+    // Settings built from values: exactly those values, the login and the TLS
+    // settings, and nothing else.
+    if let Some(expected) = &expected {
+        assert_eq!(
+            connector.is_static_login(),
+            expected.is_static(),
+            "static login"
+        );
+        let mut want = expected.clone();
+        want.store("sslmode", mode.as_str().as_bytes());
+        want.store("gssencmode", b"disable");
+        if let Some(root) = connector.root_cert().filter(|_| VERIFY.contains(&ssl_mode)) {
+            want.store("sslrootcert", root.to_str().expect("UTF-8").as_bytes());
+        }
+        if !expected.is_static() {
+            if expected.user().is_none() {
+                let user = input.login.user_when_settings_name_none().expect("a user");
+                want.store("user", user.as_bytes());
+            }
+            want.store("password", run.token.as_bytes());
+        }
+        assert!(
+            out == want,
+            "the login URL is not the settings with the login: {:?}",
+            out.differences(&want)
+        );
     }
+
+    // The token shows nowhere but in the URL.
     let redacted = redact_url(url);
     assert!(
-        keys.iter().all(|key| key != "password") || redacted.contains("password=<redacted>"),
+        out.get("password").is_none() || redacted.contains("password=<redacted>"),
         "redact_url kept the password"
     );
-    let texts = [
-        redacted,
-        debug_before,
-        format!("{connector:?}"),
-        format!("{login:?}"),
-    ];
-    let encoded = encode(&token);
-    for needle in [token.as_str(), encoded.as_str()] {
-        if needle.is_empty() || !texts.iter().any(|text| text.contains(needle)) {
-            continue;
-        }
-        // The same settings and user with another token, as long and different.
-        let (_, control_auth) = make_auth(&input, true).expect("the same user was accepted");
-        let control = build_connector(&input, &settings, control_auth).expect("the same settings");
-        let control_before = format!("{control:?}");
-        let control_login = control.login_url().expect("the same login");
-        let control_texts = [
-            redact_url(control_login.expose()),
-            control_before,
-            format!("{control:?}"),
-            format!("{control_login:?}"),
-        ];
-        for (text, control_text) in texts.iter().zip(&control_texts) {
-            assert!(
-                !text.contains(needle) || control_text.contains(needle),
-                "the token shows in redact_url or Debug"
-            );
-        }
+    check_hidden(&input, &settings, &run);
+}
+
+/// The root bundle of a verify mode: the system bundle, plus the roots given to
+/// the builder and a file the settings name, in one file.
+fn check_root(
+    input: &Input<'_>,
+    out: &Libpq,
+    connector: &EntraConnector,
+    expected: Option<&Libpq>,
+) {
+    let root = out
+        .text("sslrootcert")
+        .expect("verify mode without a root file");
+    assert_eq!(
+        connector.root_cert().and_then(|path| path.to_str()),
+        Some(root),
+        "sslrootcert is not the connector's root file"
+    );
+    let (system, bundle) = system_bundle().expect("a verify mode without a system bundle");
+    let own = expected.and_then(|expected| expected.text("sslrootcert"));
+    let builder_roots = matches!(input.root, Root::Pem | Root::File);
+    if root == system {
+        assert!(!builder_roots, "the builder's roots are not in the bundle");
+        assert!(
+            own.is_none_or(|own| own == "system"),
+            "the settings' root file is not in the bundle"
+        );
+        return;
     }
-});
+    if expected.is_some() {
+        assert!(
+            builder_roots || own.is_some_and(|own| own != "system"),
+            "a combined bundle with nothing added"
+        );
+    }
+    let combined = std::fs::read(root).expect("the combined root file is readable");
+    assert!(
+        combined.starts_with(bundle),
+        "the combined root file does not start with the system bundle"
+    );
+    let pem = PEM.as_bytes();
+    if builder_roots || own == Some(root_file()) {
+        assert!(
+            combined.windows(pem.len()).any(|window| window == pem),
+            "the added root is not in the combined file"
+        );
+    }
+}
+
+/// The token shows in no message, `redact_url` of the URL or `Debug` output.
+fn check_hidden(input: &Input<'_>, settings: &str, run: &Run) {
+    assert_token_hidden(&run.token, &run.texts, true, || {
+        run_once(input, settings, true)
+            .expect("the same login was accepted")
+            .texts
+    });
+}

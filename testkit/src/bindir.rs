@@ -29,10 +29,10 @@ pub fn find_bindir() -> Result<PathBuf, String> {
             return Ok(dir);
         }
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_initdb(dir)) {
-            return Ok(dir);
-        }
+    let on_path = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).find(|dir| has_initdb(dir)));
+    if let Some(dir) = on_path {
+        return Ok(dir);
     }
     let versioned = |parent: &str, prefix: &str, suffix: &str| -> Vec<(u32, PathBuf)> {
         fs::read_dir(parent)

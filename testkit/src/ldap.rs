@@ -19,9 +19,8 @@ use std::{
     collections::HashMap,
     io,
     sync::{
-        Arc,
         atomic::{AtomicU64, Ordering},
-        Mutex, MutexGuard, OnceLock, PoisonError,
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
     },
     time::Duration,
 };
@@ -113,7 +112,9 @@ impl ServerId {
         lock()
             .get(&self)
             .and_then(|server| server.roles.get(role))
-            .map_or(0, |passwords| passwords.iter().filter(|a| a.valid()).count())
+            .map_or(0, |passwords| {
+                passwords.iter().filter(|a| a.valid()).count()
+            })
     }
 
     /// Binds made for this server: (all, successful).
@@ -633,7 +634,12 @@ mod tests {
         other.accept("r", "other", None, None);
         // On a manual clock an hour in the past, "gone" in system time is valid.
         let clock = entra_pg_core::clock::ManualClock::new(now - 2 * hour);
-        server.accept("r", "clocked", Some(now - hour), Some(Arc::new(clock.clone())));
+        server.accept(
+            "r",
+            "clocked",
+            Some(now - hour),
+            Some(Arc::new(clock.clone())),
+        );
         let dn = format!("cn=r,dc=pg{}", server.0);
         let dn = dn.as_bytes();
         assert!(check(dn, b"forever"));

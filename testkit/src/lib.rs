@@ -35,6 +35,7 @@ mod pg;
 mod runtime;
 pub mod suite;
 
+pub use bindir::find_bindir;
 pub use certs::TestCa;
 pub use entra::{
     FakeEntra, Fault, Identity, IdentityBuilder, Resource, DEFAULT_LIFETIME, IDENTITY_HEADER,
@@ -43,7 +44,6 @@ pub use fixed::FixedToken;
 pub use hostile::{HostileServer, Listener, OTHER_HOST};
 pub use jwt::decode_claims;
 pub use logs::{captured_logs, init_logs, init_logs_with, on_log_line};
-pub use bindir::find_bindir;
 pub use pg::{LoginError, PgServer, PgServerBuilder};
 pub use runtime::block_on;
 
@@ -84,7 +84,9 @@ pub fn test_names_resolve() -> Result<(), String> {
 /// uses the system clock) never keeps one, and every request reaches the fake
 /// endpoint where it is counted.
 pub fn test_clock() -> entra_pg_core::clock::ManualClock {
-    entra_pg_core::clock::ManualClock::new(time::OffsetDateTime::now_utc() - time::Duration::days(1))
+    entra_pg_core::clock::ManualClock::new(
+        time::OffsetDateTime::now_utc() - time::Duration::days(1),
+    )
 }
 
 /// A name unique in this process, for roles and identities: `prefix_<n>`.

@@ -34,7 +34,11 @@ impl io::Write for Buffer {
             .unwrap_or_else(PoisonError::into_inner)
             .extend_from_slice(bytes);
         let line = String::from_utf8_lossy(bytes);
-        for hook in hooks().lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for hook in hooks()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             hook(&line);
         }
         Ok(bytes.len())

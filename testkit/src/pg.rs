@@ -5,7 +5,7 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
 };
 
@@ -78,7 +78,8 @@ pub struct PgServer {
     port: u16,
     tls: bool,
     ca_pem: String,
-    admin: Arc<Client>,
+    /// The superuser's connection; replaced when it has closed (after a restart).
+    admin: Mutex<Arc<Client>>,
     bin: PathBuf,
     as_postgres: bool,
     ldap: ServerId,
@@ -169,10 +170,52 @@ impl PgServer {
 
     /// Runs SQL as the superuser (blocking; works from any thread).
     pub fn execute(&self, sql: &str) {
-        let admin = Arc::clone(&self.admin);
+        let admin = self.admin();
         let sql = sql.to_owned();
         runtime::block_on(async move { admin.batch_execute(&sql).await })
             .unwrap_or_else(|err| panic!("test kit: admin SQL failed: {err:?}"));
+    }
+
+    /// The superuser's connection, reconnected if it has closed (the server was
+    /// restarted).
+    fn admin(&self) -> Arc<Client> {
+        let mut admin = self.admin.lock().unwrap_or_else(PoisonError::into_inner);
+        if admin.is_closed() {
+            let client = connect_admin(self.dir.path(), self.port)
+                .unwrap_or_else(|err| panic!("test kit: {err}"));
+            *admin = Arc::new(client);
+        }
+        Arc::clone(&admin)
+    }
+
+    /// Restarts the server (`pg_ctl restart -m fast`: open sessions are ended) and
+    /// returns once it accepts connections again; panics with the reason when it
+    /// cannot. Roles, passwords and settings are kept.
+    pub fn restart(&self) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("server.log");
+        run_pg(
+            &self.bin,
+            self.as_postgres,
+            "pg_ctl",
+            &[
+                "-D".as_ref(),
+                data.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "-m".as_ref(),
+                "fast".as_ref(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "restart".as_ref(),
+            ],
+        )
+        .unwrap_or_else(|err| panic!("test kit: cannot restart PostgreSQL: {err}"));
+        // The old admin session ended with the old server.
+        let client = connect_admin(self.dir.path(), self.port)
+            .unwrap_or_else(|err| panic!("test kit: {err}"));
+        *self.admin.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(client);
     }
 
     /// Creates a role that may log in but has no password yet: it can log in once a
@@ -343,30 +386,36 @@ impl PgServer {
         })?;
         spawn_watchdog(dir.path(), &data);
 
-        let mut admin_config = tokio_postgres::Config::new();
-        admin_config
-            .host_path(dir.path())
-            .port(port)
-            .user("postgres")
-            .dbname("postgres");
-        let admin = runtime::block_on(async move {
-            let (client, connection) = admin_config.connect(NoTls).await?;
-            tokio::spawn(connection);
-            Ok::<_, tokio_postgres::Error>(client)
-        })
-        .map_err(|err| format!("admin connection: {err}"))?;
+        let admin = connect_admin(dir.path(), port)?;
 
         Ok(Self {
             dir,
             port,
             tls: options.tls,
             ca_pem: ca.pem(),
-            admin: Arc::new(admin),
+            admin: Mutex::new(Arc::new(admin)),
             bin,
             as_postgres,
             ldap,
         })
     }
+}
+
+/// The superuser's connection over the Unix socket in `dir`, driven on the kit's
+/// runtime.
+fn connect_admin(dir: &Path, port: u16) -> Result<Client, String> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(dir)
+        .port(port)
+        .user("postgres")
+        .dbname("postgres");
+    runtime::block_on(async move {
+        let (client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(connection);
+        Ok::<_, tokio_postgres::Error>(client)
+    })
+    .map_err(|err| format!("admin connection: {err}"))
 }
 
 /// Superuser over the socket without password; everyone else over TCP, with the
@@ -601,6 +650,27 @@ mod tests {
         assert!(err.is_auth_failure(), "{err}");
         assert_eq!(server.password_checks(), 2);
         assert_eq!(server.password_checks_passed(), 1);
+    }
+
+    #[test]
+    fn a_restart_ends_sessions_and_keeps_roles_and_the_admin_connection() {
+        let server = PgServer::builder().max_connections(10).start();
+        server.create_password_role("before restart", "secret");
+        assert_eq!(
+            server.login_blocking("before restart", "secret").unwrap(),
+            "before restart"
+        );
+        server.restart();
+        assert_eq!(
+            server.login_blocking("before restart", "secret").unwrap(),
+            "before restart"
+        );
+        // The admin connection works again.
+        server.create_password_role("after restart", "secret");
+        assert_eq!(
+            server.login_blocking("after restart", "secret").unwrap(),
+            "after restart"
+        );
     }
 
     #[test]

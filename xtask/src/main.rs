@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         Some("lint") => lint::run_lint(),
         Some("package") => package::run_package(),
         Some("msrv") => msrv::check(),
-        Some("ci") => test(&[]).and_then(|()| lint::run_lint()).and_then(|()| package::run_package()),
+        Some("ci") => ci(),
         _ => {
             eprintln!("usage: cargo xtask <test|demo|bench|lint|package|ci> [args]");
             return ExitCode::from(2);
@@ -70,14 +70,38 @@ pub(crate) fn cargo() -> Command {
 
 pub(crate) fn run(mut command: Command) -> Result<(), String> {
     println!("$ {command:?}");
+    let start = std::time::Instant::now();
     let status = command
         .status()
         .map_err(|err| format!("cannot run {command:?}: {err}"))?;
+    // Each step's time, to keep CI within its budget.
+    println!("xtask: {:.0} s", start.elapsed().as_secs_f64());
     if status.success() {
         Ok(())
     } else {
         Err(format!("{command:?} failed ({status})"))
     }
+}
+
+/// `test`, `lint` and `package`, each phase timed (CI's budget is 30 minutes).
+fn ci() -> Result<(), String> {
+    type Phase = fn() -> Result<(), String>;
+    let phases: [(&str, Phase); 3] = [
+        ("test", || test(&[])),
+        ("lint", lint::run_lint),
+        ("package", package::run_package),
+    ];
+    let mut times = Vec::new();
+    for (name, phase) in phases {
+        let start = std::time::Instant::now();
+        phase()?;
+        times.push(format!(
+            "{name} {:.1} min",
+            start.elapsed().as_secs_f64() / 60.0
+        ));
+    }
+    println!("xtask ci: {}", times.join(", "));
+    Ok(())
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
@@ -94,7 +118,16 @@ fn demo(extra: &[String]) -> Result<(), String> {
     let bindir = prereqs::ensure_all()?;
     let mut command = cargo();
     command
-        .args(["run", "--quiet", "--locked", "-p", "entra-pg-examples", "--bin", "demo", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            "entra-pg-examples",
+            "--bin",
+            "demo",
+            "--",
+        ])
         .args(extra)
         .env("PG_BINDIR", bindir);
     run(command)
@@ -105,7 +138,15 @@ fn bench(extra: &[String]) -> Result<(), String> {
     let mut command = cargo();
     // Measured in release: the debug build of our own crates is not what users run.
     command
-        .args(["run", "--release", "--quiet", "--locked", "-p", "entra-pg-bench", "--"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--locked",
+            "-p",
+            "entra-pg-bench",
+            "--",
+        ])
         .args(extra)
         .env("PG_BINDIR", bindir);
     run(command)

@@ -21,7 +21,13 @@ fn version(text: &str) -> (u64, u64, u64) {
 
 pub(crate) fn check() -> Result<(), String> {
     let output = cargo()
-        .args(["metadata", "--format-version", "1", "--locked", "--all-features"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--all-features",
+        ])
         .output()
         .map_err(|err| format!("cargo metadata: {err}"))?;
     if !output.status.success() {

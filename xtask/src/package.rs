@@ -9,12 +9,15 @@ use crate::{cargo, lint::PUBLISHED, root, run};
 
 pub(crate) fn run_package() -> Result<(), String> {
     let mut package = cargo();
-    package.args(["package", "--workspace", "--locked", "--allow-dirty"]);
+    // The publishable crates only, together: cargo resolves their dependencies
+    // on each other from the packages it has just made.
+    package.args(["package", "--locked", "--allow-dirty"]);
+    for name in PUBLISHED {
+        package.args(["-p", name]);
+    }
     run(package)?;
     readme_quickstarts()
 }
-
-
 
 /// The first fenced block of `kind` in `readme`, hidden lines (`# `) shown.
 fn block(readme: &str, kind: &str) -> Option<String> {
@@ -54,7 +57,9 @@ fn dependencies(toml: &str, name: &str, dir: &Path) -> Result<String, String> {
     if out.contains("path = ") {
         Ok(out)
     } else {
-        Err(format!("the README of {name} does not list {name} in its [dependencies]"))
+        Err(format!(
+            "the README of {name} does not list {name} in its [dependencies]"
+        ))
     }
 }
 
@@ -82,10 +87,16 @@ fn readme_quickstarts() -> Result<(), String> {
         fs::write(member_dir.join("src/main.rs"), code).map_err(|err| err.to_string())?;
         members.push(member);
     }
-    let quoted: Vec<String> = members.iter().map(|member| format!("\"{member}\"")).collect();
+    let quoted: Vec<String> = members
+        .iter()
+        .map(|member| format!("\"{member}\""))
+        .collect();
     fs::write(
         scratch.join("Cargo.toml"),
-        format!("[workspace]\nresolver = \"3\"\nmembers = [{}]\n", quoted.join(", ")),
+        format!(
+            "[workspace]\nresolver = \"3\"\nmembers = [{}]\n",
+            quoted.join(", ")
+        ),
     )
     .map_err(|err| err.to_string())?;
     // The workspace's versions, so nothing new is downloaded or built.
@@ -95,7 +106,9 @@ fn readme_quickstarts() -> Result<(), String> {
         check
             .current_dir(&scratch)
             .args(["check", "--offline", "-p", member])
-            .env("CARGO_TARGET_DIR", root.join("target/readme-check-target"));
+            // The workspace's target directory: the dependencies checked by
+            // `cargo xtask lint` are reused.
+            .env("CARGO_TARGET_DIR", root.join("target"));
         run(check).map_err(|err| format!("the README quickstart of {member}: {err}"))?;
     }
     Ok(())

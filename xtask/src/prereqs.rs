@@ -6,7 +6,10 @@
 use std::{path::PathBuf, process::Command};
 
 #[path = "../../testkit/src/bindir.rs"]
-#[allow(unreachable_pub, reason = "the test kit's file, where it is public API")]
+#[allow(
+    unreachable_pub,
+    reason = "the test kit's file, where it is public API"
+)]
 mod bindir;
 
 /// The line the test kit's names need (see `entra_pg_testkit::HOSTS_LINE`).
@@ -140,15 +143,21 @@ fn ensure_libpq() -> Result<(), String> {
     if found {
         return Ok(());
     }
-    let manager = Manager::detect()
-        .ok_or("libpq is missing (diesel's PgConnection links it): install libpq's development files")?;
+    let manager = Manager::detect().ok_or(
+        "libpq is missing (diesel's PgConnection links it): install libpq's development files",
+    )?;
     println!("xtask: libpq is missing (diesel's PgConnection links it)");
     manager.install(manager.packages().1)
 }
 
 /// initdb refuses to run as root: the test kit runs the server as `postgres`.
 fn ensure_postgres_user() -> Result<(), String> {
-    if !is_root() || Command::new("id").arg("postgres").output().is_ok_and(|out| out.status.success()) {
+    if !is_root()
+        || Command::new("id")
+            .arg("postgres")
+            .output()
+            .is_ok_and(|out| out.status.success())
+    {
         return Ok(());
     }
     println!("xtask: adding the OS user postgres (initdb refuses root)");
@@ -174,7 +183,6 @@ fn ensure_hosts() -> Result<(), String> {
     }
     println!("xtask: adding `{HOSTS_LINE}` to /etc/hosts (names the test kit's servers use)");
     let script = format!("printf '%s\\n' '{HOSTS_LINE}' >> /etc/hosts");
-    as_root("sh", &["-c", &script], "the /etc/hosts line").map_err(|err| {
-        format!("{err} (or add the line `{HOSTS_LINE}` to /etc/hosts)")
-    })
+    as_root("sh", &["-c", &script], "the /etc/hosts line")
+        .map_err(|err| format!("{err} (or add the line `{HOSTS_LINE}` to /etc/hosts)"))
 }

@@ -9,7 +9,11 @@ use crate::{output, settings::Settings};
 /// The target a command gets its token for: the server, checked by the host
 /// policy. Without a server (`whoami` only, which sends the token nowhere) a
 /// name of the cloud's server domain stands in.
-pub(crate) fn target(auth: &EntraAuth, settings: &Settings, require_host: bool) -> Result<Target, String> {
+pub(crate) fn target(
+    auth: &EntraAuth,
+    settings: &Settings,
+    require_host: bool,
+) -> Result<Target, String> {
     let host = match settings.host() {
         Ok(host) => host.to_owned(),
         Err(err) if require_host => return Err(err),

@@ -33,8 +33,15 @@ pub(crate) fn error(text: &str) {
 /// One step's result line: mark, name, time, detail.
 pub(crate) fn step(ok: bool, name: &str, millis: u128, detail: &str) {
     let mut out = anstream::stdout();
-    let (style, mark) = if ok { (GREEN, "✓ pass") } else { (RED, "✗ FAIL") };
-    let _ = writeln!(out, "{style}{mark}{style:#}  {BOLD}{name:<14}{BOLD:#} {DIM}{millis:>6} ms{DIM:#}  {detail}");
+    let (style, mark) = if ok {
+        (GREEN, "✓ pass")
+    } else {
+        (RED, "✗ FAIL")
+    };
+    let _ = writeln!(
+        out,
+        "{style}{mark}{style:#}  {BOLD}{name:<14}{BOLD:#} {DIM}{millis:>6} ms{DIM:#}  {detail}"
+    );
 }
 
 /// A hint under a failed step.
@@ -50,7 +57,8 @@ pub(crate) fn spinner(message: &str) -> ProgressBar {
         spinner.set_draw_target(ProgressDrawTarget::hidden());
     }
     spinner.set_style(
-        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     spinner.set_message(message.to_owned());
     spinner.enable_steady_tick(Duration::from_millis(100));

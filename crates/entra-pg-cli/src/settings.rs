@@ -16,7 +16,12 @@ pub(crate) struct Settings {
     #[arg(long, env = "POSTGRES_PORT", default_value_t = 5432, global = true)]
     pub(crate) port: u16,
     /// Database name.
-    #[arg(long, env = "POSTGRES_DATABASE", default_value = "postgres", global = true)]
+    #[arg(
+        long,
+        env = "POSTGRES_DATABASE",
+        default_value = "postgres",
+        global = true
+    )]
     pub(crate) database: String,
     /// PostgreSQL user; derived from the token when not given.
     #[arg(long, env = "POSTGRES_USER", global = true)]
@@ -37,7 +42,10 @@ impl Settings {
         self.host
             .as_deref()
             .filter(|host| !host.is_empty())
-            .ok_or_else(|| "give the server: --host myserver.postgres.database.azure.com (or POSTGRES_SERVER)".to_owned())
+            .ok_or_else(|| {
+                "give the server: --host myserver.postgres.database.azure.com (or POSTGRES_SERVER)"
+                    .to_owned()
+            })
     }
 
     /// Extra root CA file (`PGSSLROOTCERT`, as the examples read it).
@@ -54,7 +62,13 @@ impl Settings {
         self.allow_hosts
             .iter()
             .cloned()
-            .chain(from_env.split(',').map(str::trim).filter(|host| !host.is_empty()).map(str::to_owned))
+            .chain(
+                from_env
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|host| !host.is_empty())
+                    .map(str::to_owned),
+            )
             .collect()
     }
 

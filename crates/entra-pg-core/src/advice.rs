@@ -104,3 +104,14 @@ pub(crate) fn rejection(server_message: &str, token: bool, target: &str) -> Stri
         advice.to_owned()
     }
 }
+
+/// After the credential handed back the token the server had just rejected.
+pub(crate) fn same_token(expires_on: time::OffsetDateTime) -> String {
+    format!(
+        "The credential returned the same token again: it keeps tokens in a cache of its own \
+         (azure_identity's managed identity and client credentials do, until about 5 minutes \
+         before expiry), so no new token can be had before then (this one expires at \
+         {expires_on}); fix the cause above, or restart the process once the role or the \
+         principal has changed"
+    )
+}

@@ -5,7 +5,7 @@
 //! Nothing here runs code of others while the state lock is held: log events are
 //! collected under the lock and emitted after it is released.
 
-use std::{panic::AssertUnwindSafe, sync::Arc};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::SystemTime};
 
 use futures::FutureExt as _;
 use time::{Duration, OffsetDateTime};
@@ -22,9 +22,10 @@ use crate::{
 /// A token is not handed out when it expires sooner than this (or a quarter of its
 /// lifetime, if shorter): the connection would likely authenticate too late.
 const EXPIRY_MARGIN: Duration = Duration::seconds(5);
-/// Back-off after transient failures: 1 s doubling up to 30 s.
+/// Back-off after transient failures: 1 s doubling up to 10 s, so that a cache
+/// without a valid token is back at most 10 s after its endpoint.
 const BACKOFF_START: Duration = Duration::seconds(1);
-const BACKOFF_MAX: Duration = Duration::seconds(30);
+const BACKOFF_MAX: Duration = Duration::seconds(10);
 /// Back-off after permanent failures (the configuration must change): 30 s
 /// doubling up to 5 minutes. Also the cap on an endpoint's `Retry-After`.
 const PERMANENT_START: Duration = Duration::seconds(30);
@@ -141,7 +142,11 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
 
     /// Clears the request `id` if it is the one under way.
     pub(crate) fn finish(&mut self, id: u64) {
-        if self.inflight.as_ref().is_some_and(|inflight| inflight.id == id) {
+        if self
+            .inflight
+            .as_ref()
+            .is_some_and(|inflight| inflight.id == id)
+        {
             self.inflight = None;
         }
     }
@@ -162,7 +167,7 @@ impl<T: Clone + Send + Sync + 'static> Flight<T> {
     }
 }
 
-/// How long to wait after the n-th consecutive failure: 1 s doubling to 30 s, or
+/// How long to wait after the n-th consecutive failure: 1 s doubling to 10 s, or
 /// 30 s doubling to 5 minutes for permanent errors, and never less than the
 /// endpoint's `Retry-After` (capped at 5 minutes).
 pub(crate) fn backoff(failures: u32, err: &Error) -> Duration {
@@ -202,6 +207,8 @@ impl State {
 
 struct Entry {
     token: Arc<Token>,
+    /// `refresh_at`, as the hot path compares it.
+    fresh_until: SystemTime,
     refresh_at: OffsetDateTime,
     usable_until: OffsetDateTime,
 }
@@ -270,23 +277,28 @@ impl Inner {
     /// Serves the cached token, or the request that will bring one. `force` skips
     /// the cached token and the back-off.
     pub(crate) fn lookup(self: &Arc<Self>, force: bool) -> Lookup {
-        let now = self.clock.now();
+        let system_now = self.clock.system_now();
         let mut state = self.lock();
-        let under_way = state.token.under_way();
-        if !force && let Some(entry) = &state.current {
-            let token = Arc::clone(&entry.token);
-            if now < entry.refresh_at {
-                return Lookup::Ready(token);
-            }
-            if now < entry.usable_until {
-                if under_way.is_none() && !state.token.backing_off(now) {
-                    // A failure here only means no refresh starts now; serve the token.
-                    let _ = self.start_request(&mut state, false);
-                }
-                return Lookup::Ready(token);
-            }
+        if !force
+            && let Some(entry) = &state.current
+            && system_now < entry.fresh_until
+        {
+            // The hot path: a fresh token, nothing else looked at.
+            return Lookup::Ready(Arc::clone(&entry.token));
         }
-        if let Some(inflight) = under_way {
+        let now = OffsetDateTime::from(system_now);
+        if !force
+            && let Some(entry) = &state.current
+            && now < entry.usable_until
+        {
+            let token = Arc::clone(&entry.token);
+            if state.token.under_way().is_none() && !state.token.backing_off(now) {
+                // A failure here only means no refresh starts now; serve the token.
+                let _ = self.start_request(&mut state, false);
+            }
+            return Lookup::Ready(token);
+        }
+        if let Some(inflight) = state.token.under_way() {
             return Lookup::Wait(inflight);
         }
         if !force
@@ -345,6 +357,7 @@ impl Inner {
                     let refresh_at = (expires_on - window).min(usable_until).max(now);
                     state.current = Some(Entry {
                         token: Arc::clone(token),
+                        fresh_until: refresh_at.into(),
                         refresh_at,
                         usable_until,
                     });
@@ -359,7 +372,11 @@ impl Inner {
                 }
                 Err(error) => {
                     let retry_in = state.token.failed(error, now);
-                    match state.current.as_ref().filter(|entry| now < entry.usable_until) {
+                    match state
+                        .current
+                        .as_ref()
+                        .filter(|entry| now < entry.usable_until)
+                    {
                         Some(entry) => Event::StillServing {
                             error: error.clone(),
                             valid_until: entry.token.expires_on(),
@@ -465,10 +482,13 @@ mod tests {
         let secs = |err: &Error| -> Vec<i64> {
             (1..=9).map(|n| backoff(n, err).whole_seconds()).collect()
         };
-        assert_eq!(secs(&transient()), [1, 2, 4, 8, 16, 30, 30, 30, 30]);
-        assert_eq!(backoff(u32::MAX, &transient()).whole_seconds(), 30);
+        assert_eq!(secs(&transient()), [1, 2, 4, 8, 10, 10, 10, 10, 10]);
+        assert_eq!(backoff(u32::MAX, &transient()).whole_seconds(), 10);
         let permanent = Error::invalid("x");
-        assert_eq!(secs(&permanent), [30, 60, 120, 240, 300, 300, 300, 300, 300]);
+        assert_eq!(
+            secs(&permanent),
+            [30, 60, 120, 240, 300, 300, 300, 300, 300]
+        );
     }
 
     #[test]
@@ -483,7 +503,7 @@ mod tests {
             )),
         };
         assert_eq!(backoff(1, &throttled(60)).whole_seconds(), 60);
-        assert_eq!(backoff(6, &throttled(10)).whole_seconds(), 30);
+        assert_eq!(backoff(6, &throttled(20)).whole_seconds(), 20);
         assert_eq!(backoff(1, &throttled(86_400)).whole_seconds(), 300);
     }
 }

@@ -53,25 +53,50 @@ pub fn username_from_token(token: &str) -> Result<Option<String>, Error> {
 /// names keep their case; trailing slashes are ignored.
 #[must_use]
 pub fn principal_name(xms_mirid: &str) -> Option<String> {
+    resource_of(xms_mirid).map(|resource| resource.name)
+}
+
+/// A resource ID read as `…/providers/<namespace>/<type>/<name>[/<child type>/<child name>]…`.
+struct Resource<'a> {
+    namespace: &'a str,
+    kind: &'a str,
+    /// `<name>[/<child type>/<child name>]…`
+    name: String,
+    nested: bool,
+}
+
+/// The resource `xms_mirid` names: after the last `providers` segment that is
+/// followed by a namespace, a type and a name (so a resource may itself be
+/// called `providers`).
+fn resource_of(xms_mirid: &str) -> Option<Resource<'_>> {
     let path = xms_mirid.trim_end_matches('/');
     let path = path.strip_prefix('/').unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
         return None;
     }
-    let providers = segments
-        .iter()
-        .rposition(|segment| segment.eq_ignore_ascii_case("providers"))?;
-    // providers <namespace> <type> <name> [<child type> <child name>]…
-    let resource = segments.get(providers + 3..)?;
-    if resource.is_empty() || resource.len() % 2 == 0 {
-        return None;
-    }
-    Some(resource[1..].iter().fold(resource[0].to_owned(), |mut name, part| {
-        name.push('/');
-        name.push_str(part);
-        name
-    }))
+    let resource = (0..segments.len())
+        .rev()
+        .filter(|&at| segments[at].eq_ignore_ascii_case("providers"))
+        // providers <namespace> <type> <name> [<child type> <child name>]…
+        .find_map(|at| {
+            segments
+                .get(at + 1..)
+                .filter(|rest| rest.len() >= 3 && rest.len() % 2 == 1)
+        })?;
+    let parts = &resource[2..];
+    Some(Resource {
+        namespace: resource[0],
+        kind: resource[1],
+        name: parts[1..]
+            .iter()
+            .fold(parts[0].to_owned(), |mut name, part| {
+                name.push('/');
+                name.push_str(part);
+                name
+            }),
+        nested: parts.len() > 1,
+    })
 }
 
 /// What kind of principal a token belongs to.
@@ -148,11 +173,13 @@ pub fn token_info(token: &str) -> Result<TokenInfo, Error> {
         None => (None, None),
     };
     let resource_id = text("xms_mirid");
-    let is_user_assigned = resource_id
-        .as_deref()
-        .is_some_and(|path| path.to_ascii_lowercase().contains("/microsoft.managedidentity/userassignedidentities/"));
-    let kind = if resource_id.as_deref().and_then(principal_name).is_some() {
-        if is_user_assigned {
+    let kind = if let Some(resource) = resource_id.as_deref().and_then(resource_of) {
+        let user_assigned = resource
+            .namespace
+            .eq_ignore_ascii_case("Microsoft.ManagedIdentity")
+            && resource.kind.eq_ignore_ascii_case("userAssignedIdentities")
+            && !resource.nested;
+        if user_assigned {
             PrincipalKind::UserAssignedIdentity
         } else {
             PrincipalKind::SystemAssignedIdentity
@@ -299,13 +326,17 @@ mod tests {
             user_and_claim(&jwt(&claims)).unwrap(),
             Some(("vm1".into(), "xms_mirid"))
         );
-        let slot = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/my-app/slots/staging";
+        let slot =
+            "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/my-app/slots/staging";
         assert_eq!(
-            username_from_token(&jwt(&json!({ "xms_mirid": slot }))).unwrap().as_deref(),
+            username_from_token(&jwt(&json!({ "xms_mirid": slot })))
+                .unwrap()
+                .as_deref(),
             Some("my-app/slots/staging")
         );
         // Not a resource ID: the other claims.
-        let claims = json!({"xms_mirid": "/subscriptions/0/resourceGroups/rg", "unique_name": "n@x"});
+        let claims =
+            json!({"xms_mirid": "/subscriptions/0/resourceGroups/rg", "unique_name": "n@x"});
         assert_eq!(
             username_from_token(&jwt(&claims)).unwrap().as_deref(),
             Some("n@x")
@@ -330,8 +361,10 @@ mod tests {
         assert_eq!(name(odd_case).as_deref(), Some("Id1"));
         assert_eq!(name(SYSTEM).as_deref(), Some("vm1"));
         assert_eq!(
-            name("/subscriptions/0/resourcegroups/rg/providers/Microsoft.Web/sites/app/slots/blue//")
-                .as_deref(),
+            name(
+                "/subscriptions/0/resourcegroups/rg/providers/Microsoft.Web/sites/app/slots/blue//"
+            )
+            .as_deref(),
             Some("app/slots/blue")
         );
         // The last `providers` counts (extension resources).
@@ -339,6 +372,12 @@ mod tests {
             name("/subscriptions/0/providers/Microsoft.Compute/virtualMachines/vm/providers/Microsoft.X/things/t1")
                 .as_deref(),
             Some("t1")
+        );
+        // A resource may itself be called `providers`.
+        assert_eq!(
+            name("/subscriptions/0/providers/Microsoft.Compute/virtualMachines/providers")
+                .as_deref(),
+            Some("providers")
         );
         for bad in [
             "",
@@ -359,21 +398,39 @@ mod tests {
 
     #[test]
     fn token_info_tells_the_principal_kind() {
-        let info = token_info(&jwt(&json!({"upn": "u@x", "oid": "o", "tid": "t", "aud": "a", "exp": 1_800_000_000}))).unwrap();
+        let info = token_info(&jwt(
+            &json!({"upn": "u@x", "oid": "o", "tid": "t", "aud": "a", "exp": 1_800_000_000}),
+        ))
+        .unwrap();
         assert_eq!(info.kind, PrincipalKind::User);
         assert_eq!(info.user.as_deref(), Some("u@x"));
         assert_eq!(info.user_claim, Some("upn"));
         assert_eq!(info.tenant_id.as_deref(), Some("t"));
-        assert_eq!(info.expires_on.map(OffsetDateTime::unix_timestamp), Some(1_800_000_000));
+        assert_eq!(
+            info.expires_on.map(OffsetDateTime::unix_timestamp),
+            Some(1_800_000_000)
+        );
         let info = token_info(&jwt(&json!({"xms_mirid": UAMI, "appid": "c"}))).unwrap();
         assert_eq!(info.kind, PrincipalKind::UserAssignedIdentity);
         let info = token_info(&jwt(&json!({"xms_mirid": SYSTEM, "appid": "c"}))).unwrap();
         assert_eq!(info.kind, PrincipalKind::SystemAssignedIdentity);
         assert_eq!(info.user.as_deref(), Some("vm1"));
-        let info = token_info(&jwt(&json!({"appid": "app", "oid": "obj", "idtyp": "app"}))).unwrap();
+        // The namespace and type decide, not a resource group that looks like them.
+        let lookalike = "/subscriptions/0/resourceGroups/microsoft.managedidentity/userAssignedIdentities/providers/Microsoft.Compute/virtualMachines/vm1";
+        let info = token_info(&jwt(&json!({ "xms_mirid": lookalike }))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::SystemAssignedIdentity);
+        assert_eq!(info.user.as_deref(), Some("vm1"));
+        let nested = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1/federatedIdentityCredentials/f1";
+        let info = token_info(&jwt(&json!({ "xms_mirid": nested }))).unwrap();
+        assert_eq!(info.kind, PrincipalKind::SystemAssignedIdentity);
+        let info =
+            token_info(&jwt(&json!({"appid": "app", "oid": "obj", "idtyp": "app"}))).unwrap();
         assert_eq!(info.kind, PrincipalKind::Application);
         assert_eq!((info.app_id.as_deref(), info.user), (Some("app"), None));
-        assert_eq!(token_info(&jwt(&json!({}))).unwrap().kind, PrincipalKind::Unknown);
+        assert_eq!(
+            token_info(&jwt(&json!({}))).unwrap().kind,
+            PrincipalKind::Unknown
+        );
     }
 
     #[test]

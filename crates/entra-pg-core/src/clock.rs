@@ -3,6 +3,7 @@
 use std::{
     fmt,
     sync::{Arc, Mutex, PoisonError},
+    time::SystemTime,
 };
 
 use time::{Duration, OffsetDateTime};
@@ -14,6 +15,13 @@ use time::{Duration, OffsetDateTime};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> OffsetDateTime;
+
+    /// The current time as a [`SystemTime`], which the cache compares on its hot
+    /// path (cheaper than building an `OffsetDateTime`). The default converts
+    /// [`now`](Self::now); override it only to make it cheaper.
+    fn system_now(&self) -> SystemTime {
+        self.now().into()
+    }
 }
 
 /// The system's wall clock (the same clock Entra's `expires_on` is measured against).
@@ -23,6 +31,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    fn system_now(&self) -> SystemTime {
+        SystemTime::now()
     }
 }
 

@@ -2,16 +2,18 @@
 
 use std::{error::Error as StdError, future::Future};
 
-use crate::{ConnectError, EntraAuth, LastFailure, Login, Target};
+use tracing::warn;
+
+use crate::{ConnectError, EntraAuth, Error, LastFailure, Login, Target, advice};
 
 impl EntraAuth {
     /// Connects to `target` with `attempt`, the driver's connect for one login
     /// (`None` for a static login), and recovers once from a rejected token.
     ///
-    /// When the server rejects a token login, the token is
-    /// [invalidated](Self::invalidate); if that drops it, `attempt` runs once more
-    /// with a fresh login. A second rejection is returned (no loop). Every failure
-    /// is recorded in `failures`.
+    /// When the server rejects a token login,
+    /// [`login_after_rejection`](Self::login_after_rejection) decides whether
+    /// `attempt` runs once more with a fresh login. A second rejection is returned (no loop). Every failure is
+    /// recorded in `failures`.
     ///
     /// # Errors
     /// No login could be had ([`ConnectError::Entra`]), or `attempt`'s error.
@@ -32,10 +34,10 @@ impl EntraAuth {
             match self.login(target).await {
                 Err(err) => Err(ConnectError::Entra(err)),
                 Ok(login) => match attempt(Some(login.clone())).await {
-                    Err(err) if err.is_token_rejected() && self.invalidate(&login) => {
-                        match self.login(target).await {
+                    Err(err) if err.is_token_rejected() => {
+                        match self.login_after_rejection(target, &login, err).await {
                             Ok(fresh) => attempt(Some(fresh)).await,
-                            Err(err) => Err(ConnectError::Entra(err)),
+                            Err(err) => Err(err),
                         }
                     }
                     other => other,
@@ -68,10 +70,10 @@ impl EntraAuth {
             match self.login_blocking(target) {
                 Err(err) => Err(ConnectError::Entra(err)),
                 Ok(login) => match attempt(Some(login.clone())) {
-                    Err(err) if err.is_token_rejected() && self.invalidate(&login) => {
-                        match self.login_blocking(target) {
+                    Err(err) if err.is_token_rejected() => {
+                        match self.login_after_rejection_blocking(target, &login, err) {
                             Ok(fresh) => attempt(Some(fresh)),
-                            Err(err) => Err(ConnectError::Entra(err)),
+                            Err(err) => Err(err),
                         }
                     }
                     other => other,
@@ -83,4 +85,82 @@ impl EntraAuth {
         }
         result
     }
+
+    /// After the server refused `rejected` with `err`: the fresh login to try once
+    /// more, or the error to report.
+    ///
+    /// The token is [invalidated](Self::invalidate) and a new one requested. The
+    /// rejection stands (`err` is returned) when the token was not dropped (it was
+    /// not the cached one, or a forced refresh happened too recently), and also
+    /// when the credential hands back the very token the server refused: credentials
+    /// with a cache of their own (azure_identity's managed identity and client
+    /// credentials keep a token until about 5 minutes before its expiry) cannot be
+    /// made to fetch a new one, and trying it again would only fail again. The
+    /// error's advice then says so.
+    ///
+    /// # Errors
+    /// `err` (with that advice), or [`ConnectError::Entra`] when no new token could
+    /// be had.
+    pub async fn login_after_rejection<E>(
+        &self,
+        target: &Target,
+        rejected: &Login,
+        err: ConnectError<E>,
+    ) -> Result<Login, ConnectError<E>> {
+        if !self.invalidate(rejected) {
+            return Err(err);
+        }
+        let fresh = self.login(target).await;
+        judge(rejected, fresh, err)
+    }
+
+    /// [`login_after_rejection`](Self::login_after_rejection) for blocking drivers.
+    ///
+    /// # Errors
+    /// As [`login_after_rejection`](Self::login_after_rejection).
+    pub fn login_after_rejection_blocking<E>(
+        &self,
+        target: &Target,
+        rejected: &Login,
+        err: ConnectError<E>,
+    ) -> Result<Login, ConnectError<E>> {
+        if !self.invalidate(rejected) {
+            return Err(err);
+        }
+        let fresh = self.login_blocking(target);
+        judge(rejected, fresh, err)
+    }
+}
+
+/// The fresh login, unless it carries the rejected token again.
+fn judge<E>(
+    rejected: &Login,
+    fresh: Result<Login, Error>,
+    err: ConnectError<E>,
+) -> Result<Login, ConnectError<E>> {
+    let fresh = fresh.map_err(ConnectError::Entra)?;
+    if fresh.password() != rejected.password() {
+        return Ok(fresh);
+    }
+    warn!(
+        expires_on = %rejected.expires_on(),
+        "entra-pg: the credential returned the token the server rejected (it caches tokens \
+         itself); not trying it again"
+    );
+    Err(match err {
+        ConnectError::Rejected {
+            target,
+            user,
+            advice,
+            token,
+            source,
+        } => ConnectError::Rejected {
+            target,
+            user,
+            advice: format!("{advice}. {}", advice::same_token(rejected.expires_on())),
+            token,
+            source,
+        },
+        other => other,
+    })
 }

@@ -75,7 +75,10 @@ impl<E> ConnectError<E> {
             };
         }
         let message = facts.server_message.unwrap_or_default();
-        let class_28 = facts.sqlstate.as_deref().is_some_and(|code| code.starts_with("28"));
+        let class_28 = facts
+            .sqlstate
+            .as_deref()
+            .is_some_and(|code| code.starts_with("28"));
         let azure_token_text = message.contains("access token");
         if (class_28 && !message.contains("pg_hba.conf")) || azure_token_text {
             return Self::Rejected {
@@ -179,7 +182,10 @@ impl<E> fmt::Display for ConnectError<E> {
                 ..
             } => {
                 let what = if *token { "Entra login" } else { "login" };
-                write!(f, "the server at {target} rejected the {what} of {user:?}: {advice}")
+                write!(
+                    f,
+                    "the server at {target} rejected the {what} of {user:?}: {advice}"
+                )
             }
             Self::Driver { target, .. } => write!(f, "cannot connect to PostgreSQL at {target}"),
         }

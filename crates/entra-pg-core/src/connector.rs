@@ -107,6 +107,45 @@ impl fmt::Debug for Roots {
     }
 }
 
+/// Where operating systems keep their PEM bundle of trusted roots, in the
+/// order [`system_root_bundle`] looks.
+pub const SYSTEM_ROOT_BUNDLES: &[&str] = &[
+    // Debian, Ubuntu, Arch, Gentoo
+    "/etc/ssl/certs/ca-certificates.crt",
+    // Fedora, RHEL, CentOS
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    // openSUSE
+    "/etc/ssl/ca-bundle.pem",
+    // Alpine, macOS, OpenBSD
+    "/etc/ssl/cert.pem",
+    // FreeBSD
+    "/usr/local/share/certs/ca-root-nss.crt",
+    // macOS with Homebrew OpenSSL
+    "/opt/homebrew/etc/openssl@3/cert.pem",
+    "/usr/local/etc/openssl@3/cert.pem",
+];
+
+/// The operating system's PEM bundle of trusted roots, for drivers and tools
+/// that verify with OpenSSL and take one file (libpq's `sslrootcert`, `psql`).
+///
+/// # Errors
+/// [`Error::InvalidConfig`] naming the package to install when no bundle exists.
+pub fn system_root_bundle() -> Result<PathBuf, Error> {
+    SYSTEM_ROOT_BUNDLES
+        .iter()
+        .map(PathBuf::from)
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            Error::invalid(
+                "no root certificate bundle found for sslmode=verify-full: install the \
+                 operating system's CA bundle (the ca-certificates package), which holds the \
+                 roots of Azure's servers (DigiCert Global Root G2, Microsoft RSA Root CA \
+                 2017, DigiCert Global Root CA)",
+            )
+        })
+}
+
 enum RootSource {
     Pem(Vec<u8>),
     File(PathBuf),

@@ -80,7 +80,10 @@ impl std::fmt::Display for CredentialSource {
             Self::ClientSecret => f.write_str("ClientSecretCredential"),
             Self::ManagedIdentity {
                 client_id: Some(id),
-            } => write!(f, "ManagedIdentityCredential (user-assigned, client id {id})"),
+            } => write!(
+                f,
+                "ManagedIdentityCredential (user-assigned, client id {id})"
+            ),
             Self::ManagedIdentity { client_id: None } => {
                 f.write_str("ManagedIdentityCredential (system-assigned)")
             }

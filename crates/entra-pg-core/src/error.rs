@@ -185,7 +185,11 @@ impl fmt::Display for Error {
                     write!(f, " (the identity endpoint answered HTTP {status})")?;
                 }
                 if let Some(wait) = retry_after {
-                    write!(f, "; the endpoint asked to wait {}s before retrying", wait.as_secs())?;
+                    write!(
+                        f,
+                        "; the endpoint asked to wait {}s before retrying",
+                        wait.as_secs()
+                    )?;
                 }
                 f.write_str(
                     "; check that the identity is configured (see credential_from_env) and \
@@ -250,7 +254,10 @@ impl fmt::Display for Error {
                 )
             }
             Self::InsecureTransport { reason } => {
-                write!(f, "refusing to send the Entra token without verified TLS: {reason}")
+                write!(
+                    f,
+                    "refusing to send the Entra token without verified TLS: {reason}"
+                )
             }
             Self::InvalidConfig { reason } => write!(f, "invalid configuration: {reason}"),
         }

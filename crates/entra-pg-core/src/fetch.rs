@@ -20,8 +20,11 @@ impl Inner {
 
     /// Asks the credential for a token of `scope`, within the fetch timeout.
     pub(crate) async fn get_token(&self, scope: &str) -> Result<AccessToken, Error> {
-        match tokio::time::timeout(self.fetch_timeout, self.credential.get_token(&[scope], None))
-            .await
+        match tokio::time::timeout(
+            self.fetch_timeout,
+            self.credential.get_token(&[scope], None),
+        )
+        .await
         {
             Ok(Ok(token)) => Ok(token),
             Ok(Err(err)) => Err(credential_error(scope, err)),

@@ -101,7 +101,10 @@ mod tests {
             "Login { user: \"alice@contoso.com\", password: \"<redacted>\", expires_on: 2027-01-15 8:00:00.0 +00:00:00 }"
         );
         assert!(!format!("{login:#?}").contains("secret"));
-        let other = Login::new("bob".into(), Arc::new(Token::new("eyJ.secret.token".into(), expires)));
+        let other = Login::new(
+            "bob".into(),
+            Arc::new(Token::new("eyJ.secret.token".into(), expires)),
+        );
         assert!(login.same_token(&login.clone()));
         assert!(!login.same_token(&other), "same text, another token");
     }

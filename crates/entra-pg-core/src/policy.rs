@@ -44,7 +44,12 @@ impl HostPolicy {
         if self.any {
             return true;
         }
-        let host = host.strip_suffix('.').unwrap_or(host);
+        // A DNS name may end in the root's dot; a socket directory is compared as is.
+        let host = if is_path(host) {
+            host
+        } else {
+            host.strip_suffix('.').unwrap_or(host)
+        };
         if host.is_empty() {
             return false;
         }
@@ -118,18 +123,25 @@ fn parse_pattern(pattern: &str) -> Result<Pattern, Error> {
     if is_path(trimmed) {
         return Ok(Pattern::Exact(trimmed.to_owned()));
     }
-    let normalized = trimmed.strip_suffix('.').unwrap_or(trimmed).to_ascii_lowercase();
+    let normalized = trimmed
+        .strip_suffix('.')
+        .unwrap_or(trimmed)
+        .to_ascii_lowercase();
     if let Some(suffix) = normalized.strip_prefix("*.") {
         if !are_labels(suffix.as_bytes()) {
             return Err(invalid("the domain after `*.` is not a host name"));
         }
         if !suffix.contains('.') {
-            return Err(invalid("`*.` must be followed by a domain with at least two labels"));
+            return Err(invalid(
+                "`*.` must be followed by a domain with at least two labels",
+            ));
         }
         return Ok(Pattern::Under(suffix.to_owned()));
     }
     if normalized.contains('*') {
-        return Err(invalid("`*` is allowed only as the first label (`*.domain`)"));
+        return Err(invalid(
+            "`*` is allowed only as the first label (`*.domain`)",
+        ));
     }
     let is_ip = normalized.parse::<std::net::IpAddr>().is_ok();
     if !is_ip && !are_labels(normalized.as_bytes()) {
@@ -186,7 +198,13 @@ mod tests {
 
     #[test]
     fn allowed_hosts_and_patterns() {
-        let allowed = policy(&["localhost", "*.db.example.com", "10.0.0.5", "/run/pg", "Db.Corp."]);
+        let allowed = policy(&[
+            "localhost",
+            "*.db.example.com",
+            "10.0.0.5",
+            "/run/pg",
+            "Db.Corp.",
+        ]);
         for host in [
             "localhost",
             "LOCALHOST.",
@@ -205,16 +223,31 @@ mod tests {
             "10.0.0.6",
             "/run/PG",
             "/run/pg/x",
+            "/run/pg.",
             "localhost.evil",
         ] {
             assert!(!allowed.permits(host), "{host}");
         }
-        assert!(HostPolicy::new(Cloud::Public, &[], true).unwrap().permits("anything"));
+        assert!(
+            HostPolicy::new(Cloud::Public, &[], true)
+                .unwrap()
+                .permits("anything")
+        );
     }
 
     #[test]
     fn bad_patterns_are_config_errors() {
-        for bad in ["", " localhost", "*", "*.", "*.com", "a.*.com", "**.x.com", "bad host", "*.a..b"] {
+        for bad in [
+            "",
+            " localhost",
+            "*",
+            "*.",
+            "*.com",
+            "a.*.com",
+            "**.x.com",
+            "bad host",
+            "*.a..b",
+        ] {
             let err = HostPolicy::new(Cloud::Public, &[bad.to_owned()], false).unwrap_err();
             assert!(matches!(err, Error::InvalidConfig { .. }), "{bad}: {err}");
             assert!(err.to_string().contains("allow_host"), "{err}");

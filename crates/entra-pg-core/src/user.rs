@@ -38,7 +38,9 @@ impl Inner {
 
     /// The builder's user or the derived one, if known.
     pub(crate) fn known_user(&self) -> Option<&Arc<str>> {
-        self.explicit_user.as_ref().or_else(|| self.derived_user.get())
+        self.explicit_user
+            .as_ref()
+            .or_else(|| self.derived_user.get())
     }
 
     /// Derives the user from `token`, or from a management-scope token.

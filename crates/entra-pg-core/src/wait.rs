@@ -15,7 +15,10 @@ use crate::{Error, auth::Inner, cache::Inflight};
 const GRACE: Duration = Duration::from_secs(2);
 
 /// Waits for `inflight`'s result, at most the fetch timeout plus a grace period.
-pub(crate) async fn bounded<T: Clone>(inner: &Arc<Inner>, inflight: Inflight<T>) -> Result<T, Error> {
+pub(crate) async fn bounded<T: Clone>(
+    inner: &Arc<Inner>,
+    inflight: Inflight<T>,
+) -> Result<T, Error> {
     let limit = inner.fetch_timeout + GRACE.min(inner.fetch_timeout);
     let (id, generation) = (inflight.id(), inflight.generation());
     let result = inflight.result();

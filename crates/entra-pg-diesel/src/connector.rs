@@ -124,7 +124,11 @@ impl EntraConnector {
             .connect_with_blocking(target, &shared.failures, |login| {
                 let url = shared.settings.login_url(login.as_ref());
                 // Never the URL: it holds the token.
-                debug!(user = url.user(), hosts = target.describe(), "entra-pg: connecting (libpq)");
+                debug!(
+                    user = url.user(),
+                    hosts = target.describe(),
+                    "entra-pg: connecting (libpq)"
+                );
                 PgConnection::establish(url.expose())
                     .map_err(|err| classify_libpq(err, target, url.user(), &url.secrets()))
             })
@@ -186,9 +190,10 @@ impl Flavor for Libpq {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings, T>) -> Result<EntraConnector, Error> {
-        let settings = parts
-            .settings
-            .check(&parts.auth, &parts.roots, parts.allow_insecure_transport)?;
+        let settings =
+            parts
+                .settings
+                .check(&parts.auth, &parts.roots, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
             shared: Arc::new(Shared {
                 settings,

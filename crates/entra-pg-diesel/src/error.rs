@@ -25,7 +25,10 @@ pub enum DriverError {
     Libpq(ConnectionError),
     /// tokio-postgres' failure to connect (diesel-async).
     #[cfg(any(feature = "async-bb8", feature = "async-deadpool"))]
-    #[cfg_attr(docsrs, doc(cfg(any(feature = "async-bb8", feature = "async-deadpool"))))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(feature = "async-bb8", feature = "async-deadpool")))
+    )]
     TokioPostgres(entra_pg_tokio::tokio_postgres::Error),
     /// diesel-async could not set the connection up.
     Setup(ConnectionError),

@@ -37,9 +37,7 @@ pub use async_pg::{
 pub use connector::Libpq;
 #[cfg(feature = "libpq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "libpq")))]
-pub use connector::{
-    EntraConnector, EntraConnectorBuilder, IntoSettings, connect, redact_url,
-};
+pub use connector::{EntraConnector, EntraConnectorBuilder, IntoSettings, connect, redact_url};
 pub use error::{DriverError, Error, into_connection_error};
 #[cfg(feature = "libpq")]
 #[cfg_attr(docsrs, doc(cfg(feature = "libpq")))]

@@ -45,17 +45,28 @@ impl Settings {
         let (hosts, addresses) = (split("host"), split("hostaddr"));
         let ssl_mode = match params.get("sslmode") {
             None => None,
-            Some(name) => Some(SslMode::parse(name).ok_or_else(|| CoreError::InvalidConfig {
-                reason: format!(
-                    "sslmode={name:?} is not a libpq sslmode; remove it (verify-full is used)"
-                ),
-            })?),
+            Some(name) => Some(
+                SslMode::parse(name).ok_or_else(|| CoreError::InvalidConfig {
+                    reason: format!(
+                        "sslmode={name:?} is not a libpq sslmode; remove it (verify-full is used)"
+                    ),
+                })?,
+            ),
         };
         let mut destination = Destination::new("libpq")
             .ssl_mode(ssl_mode)
             .user(params.get("user"))
-            .password(params.get("password").is_some_and(|password| !password.is_empty()))
-            .port(params.get("port").filter(|port| !port.is_empty()).unwrap_or("5432"))
+            .password(
+                params
+                    .get("password")
+                    .is_some_and(|password| !password.is_empty()),
+            )
+            .port(
+                params
+                    .get("port")
+                    .filter(|port| !port.is_empty())
+                    .unwrap_or("5432"),
+            )
             .allow_insecure_transport(insecure);
         for index in 0..hosts.len().max(addresses.len()) {
             let host = hosts.get(index).map(String::as_str).unwrap_or_default();
@@ -64,6 +75,17 @@ impl Settings {
                 destination = destination.host(TargetHost::from_libpq(host));
             } else if !address.is_empty() {
                 destination = destination.host(TargetHost::Address(address.to_owned()));
+            } else {
+                // libpq reads an empty item as its compiled-in Unix-socket directory,
+                // where it ignores sslmode: no token goes there.
+                return Err(CoreError::InsecureTransport {
+                    reason: format!(
+                        "item {} of the host list is empty, which libpq reads as its default \
+                         Unix socket (where TLS does not apply); remove the empty item (a \
+                         stray comma) or name the socket directory",
+                        index + 1
+                    ),
+                });
             }
         }
         let target = auth.target(destination)?;
@@ -151,9 +173,8 @@ impl LoginUrl {
     /// The secrets to scrub from libpq's messages: the password, raw and
     /// percent-encoded.
     pub(crate) fn secrets(&self) -> [String; 2] {
-        let encoded =
-            percent_encoding::utf8_percent_encode(&self.password, crate::settings::VALUE)
-                .to_string();
+        let encoded = percent_encoding::utf8_percent_encode(&self.password, crate::settings::VALUE)
+            .to_string();
         [self.password.clone(), encoded]
     }
 }

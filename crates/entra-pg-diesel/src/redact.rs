@@ -57,7 +57,9 @@ pub(crate) fn redact_url(url: &str) -> String {
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((key, _))
-                    if SECRET_KEYS.iter().any(|secret| key.eq_ignore_ascii_case(secret)) =>
+                    if SECRET_KEYS
+                        .iter()
+                        .any(|secret| key.eq_ignore_ascii_case(secret)) =>
                 {
                     format!("{key}={REDACTED}")
                 }

@@ -2,32 +2,13 @@
 //! bundle, plus the roots the connector was given (in a combined file, since
 //! libpq's `sslrootcert` names one file).
 
-use std::{
-    io::Write as _,
-    path::{Path, PathBuf},
-    sync::Arc,
+use std::{io::Write as _, path::Path, sync::Arc};
+
+use entra_pg_core::{
+    Error as CoreError,
+    connector::{Roots, system_root_bundle},
 };
-
-use entra_pg_core::{Error as CoreError, connector::Roots};
 use tempfile::NamedTempFile;
-
-/// Where operating systems keep their PEM bundle of trusted roots, in this order.
-const SYSTEM_BUNDLES: &[&str] = &[
-    // Debian, Ubuntu, Arch, Gentoo
-    "/etc/ssl/certs/ca-certificates.crt",
-    // Fedora, RHEL, CentOS
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    // openSUSE
-    "/etc/ssl/ca-bundle.pem",
-    // Alpine, macOS, OpenBSD
-    "/etc/ssl/cert.pem",
-    // FreeBSD
-    "/usr/local/share/certs/ca-root-nss.crt",
-    // macOS with Homebrew OpenSSL
-    "/opt/homebrew/etc/openssl@3/cert.pem",
-    "/usr/local/etc/openssl@3/cert.pem",
-];
 
 /// The root bundle of a connector: a file libpq reads, kept alive as long as the
 /// connector when it is a combined one.
@@ -41,7 +22,7 @@ impl Bundle {
     /// The operating system's bundle, plus `extra` roots and `from_settings` (a
     /// PEM file the settings' `sslrootcert` named; `system` means none).
     pub(crate) fn new(extra: &Roots, from_settings: Option<&str>) -> Result<Self, CoreError> {
-        let system = system_bundle()?;
+        let system = system_root_bundle()?;
         let mut added = extra.pem().to_vec();
         if let Some(path) = from_settings.filter(|path| *path != "system") {
             let pem = std::fs::read(path).map_err(|err| CoreError::InvalidConfig {
@@ -83,20 +64,6 @@ impl Bundle {
     pub(crate) fn path(&self) -> &str {
         &self.path
     }
-}
-
-fn system_bundle() -> Result<PathBuf, CoreError> {
-    SYSTEM_BUNDLES
-        .iter()
-        .map(PathBuf::from)
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| CoreError::InvalidConfig {
-            reason: "no root certificate bundle found for sslmode=verify-full: install the \
-                     operating system's CA bundle (the ca-certificates package), which holds the \
-                     roots of Azure's servers (DigiCert Global Root G2, Microsoft RSA Root CA \
-                     2017, DigiCert Global Root CA)"
-                .to_owned(),
-        })
 }
 
 fn path_str(path: &Path) -> Result<String, CoreError> {

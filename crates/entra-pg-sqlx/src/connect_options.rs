@@ -114,7 +114,11 @@ impl EntraConnectOptions {
         match pool_options.connect_with(options).await {
             Ok(pool) => Ok(EntraPool::start(self.clone(), pool, login)),
             Err(err) => {
-                let err = classify(err, self.target(), self.shared.settings.user(login.as_ref()));
+                let err = classify(
+                    err,
+                    self.target(),
+                    self.shared.settings.user(login.as_ref()),
+                );
                 self.shared.failures.record(&err);
                 Err(err)
             }
@@ -168,9 +172,10 @@ impl Flavor for Sqlx {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings, T>) -> Result<EntraConnectOptions, Error> {
-        let settings = parts
-            .settings
-            .check(&parts.auth, &parts.roots, parts.allow_insecure_transport)?;
+        let settings =
+            parts
+                .settings
+                .check(&parts.auth, &parts.roots, parts.allow_insecure_transport)?;
         Ok(EntraConnectOptions {
             shared: Arc::new(Shared {
                 settings,

@@ -130,7 +130,9 @@ impl EntraPool {
 
 impl PoolShared {
     fn installed(&self) -> MutexGuard<'_, Option<Login>> {
-        self.installed.lock().unwrap_or_else(PoisonError::into_inner)
+        self.installed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The login the options hold now.
@@ -144,8 +146,7 @@ impl PoolShared {
         {
             let mut installed = self.installed();
             let newer = installed.as_ref().is_none_or(|current| {
-                !current.same_token(login)
-                    && (force || login.expires_on() > current.expires_on())
+                !current.same_token(login) && (force || login.expires_on() > current.expires_on())
             });
             if !newer {
                 return false;
@@ -188,7 +189,12 @@ impl PoolShared {
                     }
                 }
             }
-            if self.status.borrow().next_refresh.is_some_and(|at| at <= auth.now()) {
+            if self
+                .status
+                .borrow()
+                .next_refresh
+                .is_some_and(|at| at <= auth.now())
+            {
                 self.wake.notify_one();
             }
         }
@@ -198,8 +204,8 @@ impl PoolShared {
             Ok(connection) => return Ok(connection),
             Err(err) => classify(err, target, &user),
         };
-        if err.is_token_rejected() && installed.as_ref().is_some_and(|login| auth.invalidate(login)) {
-            let fresh = auth.login(target).await.map_err(Error::Entra)?;
+        if let (true, Some(rejected)) = (err.is_token_rejected(), installed.as_ref()) {
+            let fresh = auth.login_after_rejection(target, rejected, err).await?;
             self.install(&fresh, true);
             return self
                 .pool

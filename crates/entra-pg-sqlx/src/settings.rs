@@ -52,7 +52,7 @@ impl IntoSettings for PgConnectOptions {
         let mode = libpq_mode(self.get_ssl_mode());
         let ssl_mode = (mode != SslMode::Prefer && Some(mode) != env_mode).then_some(mode);
         let user_given = env("PGUSER").is_some()
-            || self.get_username() != PgConnectOptions::new_without_pgpass().get_username();
+            || self.get_username() != Self::new_without_pgpass().get_username();
         Ok(Settings::read(self, ssl_mode, user_given, true))
     }
 }
@@ -79,10 +79,7 @@ impl IntoSettings for &str {
                 .map(|(_, value)| value.into_owned())
                 .last()
         };
-        let ssl_mode = match query(&["sslmode", "ssl-mode"]) {
-            Some(_) => Some(libpq_mode(options.get_ssl_mode())),
-            None => None,
-        };
+        let ssl_mode = query(&["sslmode", "ssl-mode"]).map(|_| libpq_mode(options.get_ssl_mode()));
         let user_given = !url.username().is_empty() || query(&["user"]).is_some();
         let has_host = url.host_str().is_some_and(|host| !host.is_empty())
             || query(&["host", "hostaddr"]).is_some();
@@ -109,7 +106,12 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl Settings {
-    fn read(options: PgConnectOptions, ssl_mode: Option<SslMode>, user_given: bool, has_host: bool) -> Self {
+    fn read(
+        options: PgConnectOptions,
+        ssl_mode: Option<SslMode>,
+        user_given: bool,
+        has_host: bool,
+    ) -> Self {
         // sqlx's own URL form of the options is the one way to read the password
         // and the root certificate it holds. It panics on user and host names that
         // do not fit in a URL (a socket path from PGHOST, say), so it is made of a
@@ -143,7 +145,12 @@ impl Settings {
     /// Applies the contract, and gives the options the roots to trust: sqlx's
     /// default set plus `roots` and a root the settings named (never
     /// `PGSSLROOTCERT`).
-    pub(crate) fn check(self, auth: &EntraAuth, roots: &Roots, insecure: bool) -> Result<Checked, CoreError> {
+    pub(crate) fn check(
+        self,
+        auth: &EntraAuth,
+        roots: &Roots,
+        insecure: bool,
+    ) -> Result<Checked, CoreError> {
         let options = self.options;
         let host = options.get_host();
         let host = match options.get_socket() {

@@ -152,7 +152,9 @@ impl Flavor for Blocking {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings<SyncConfig>, T>) -> Result<EntraConnector<T>, Error> {
-        let settings = parts.settings.check(&parts.auth, parts.allow_insecure_transport)?;
+        let settings = parts
+            .settings
+            .check(&parts.auth, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
             shared: Arc::new(Shared {
                 settings,

@@ -18,9 +18,9 @@ pub use entra_pg_tokio::{Tls, TlsBuilder};
 #[cfg(feature = "r2d2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "r2d2")))]
 pub use manager::{ClientManager, R2d2Pool};
+pub use settings::IntoSettings;
 #[doc(hidden)]
 pub use settings::SyncConfig;
-pub use settings::IntoSettings;
 
 /// Re-exported: the core crate ([`EntraAuth`](entra_pg_core::EntraAuth) and friends).
 pub use entra_pg_core;

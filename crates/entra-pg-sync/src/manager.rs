@@ -66,10 +66,13 @@ where
     }
 
     fn is_valid(&self, client: &mut Client) -> Result<(), Error> {
-        client.simple_query("").map(drop).map_err(|err| ConnectError::Driver {
-            target: self.connector.target().describe().to_owned(),
-            source: err,
-        })
+        client
+            .simple_query("")
+            .map(drop)
+            .map_err(|err| ConnectError::Driver {
+                target: self.connector.target().describe().to_owned(),
+                source: err,
+            })
     }
 
     fn has_broken(&self, client: &mut Client) -> bool {

@@ -81,7 +81,9 @@ impl PgConfig for SyncConfig {
         self.0.user(user);
     }
     fn has_password(&self) -> bool {
-        self.0.get_password().is_some_and(|password| !password.is_empty())
+        self.0
+            .get_password()
+            .is_some_and(|password| !password.is_empty())
     }
     fn set_password(&mut self, password: &str) {
         self.0.password(password);

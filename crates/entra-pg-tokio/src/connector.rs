@@ -38,7 +38,8 @@ struct Shared<T> {
 
 /// Builds an [`EntraConnector`]: [`ConnectorBuilder`]'s methods (`tls`,
 /// `root_cert_pem`, `root_cert_file`, `danger_allow_insecure_transport`, `build`).
-pub type EntraConnectorBuilder<T = MakeRustlsConnect> = ConnectorBuilder<crate::__private::Tokio, T>;
+pub type EntraConnectorBuilder<T = MakeRustlsConnect> =
+    ConnectorBuilder<crate::__private::Tokio, T>;
 
 impl<T> Clone for EntraConnector<T> {
     fn clone(&self) -> Self {
@@ -62,7 +63,11 @@ impl EntraConnector {
     /// A builder, to add root CAs, give a TLS connector of your own, or opt out
     /// of the transport rule for a local test server.
     pub fn builder(settings: impl IntoSettings, auth: EntraAuth) -> EntraConnectorBuilder {
-        ConnectorBuilder::new(settings.into_settings(), auth, crate::__private::default_tls)
+        ConnectorBuilder::new(
+            settings.into_settings(),
+            auth,
+            crate::__private::default_tls,
+        )
     }
 }
 
@@ -157,7 +162,9 @@ impl Flavor for crate::__private::Tokio {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings<Config>, T>) -> Result<EntraConnector<T>, Error> {
-        let settings = parts.settings.check(&parts.auth, parts.allow_insecure_transport)?;
+        let settings = parts
+            .settings
+            .check(&parts.auth, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
             shared: Arc::new(Shared {
                 settings,
@@ -210,6 +217,8 @@ where
 }
 
 /// The default TLS of connectors given no connector of their own.
-pub fn default_tls(roots: &entra_pg_core::connector::Roots) -> Result<MakeRustlsConnect, entra_pg_core::Error> {
+pub fn default_tls(
+    roots: &entra_pg_core::connector::Roots,
+) -> Result<MakeRustlsConnect, entra_pg_core::Error> {
     Tls::default_with(roots).map(|tls| tls.connector())
 }

@@ -3,7 +3,9 @@
 
 use std::{borrow::Cow, ops::Range};
 
-use entra_pg_core::{Destination, EntraAuth, Error as CoreError, Login, SslMode, Target, TargetHost};
+use entra_pg_core::{
+    Destination, EntraAuth, Error as CoreError, Login, SslMode, Target, TargetHost,
+};
 use tokio_postgres::{
     Config,
     config::{Host, SslMode as DriverSslMode},
@@ -48,9 +50,11 @@ impl IntoSettings for &str {
         })?;
         let ssl_mode = match named {
             None => None,
-            Some(name) => Some(SslMode::parse(&name).ok_or_else(|| CoreError::InvalidConfig {
-                reason: format!("sslmode={name:?} is not a libpq sslmode; use verify-full"),
-            })?),
+            Some(name) => Some(
+                SslMode::parse(&name).ok_or_else(|| CoreError::InvalidConfig {
+                    reason: format!("sslmode={name:?} is not a libpq sslmode; use verify-full"),
+                })?,
+            ),
         };
         Ok(Settings { config, ssl_mode })
     }
@@ -108,7 +112,8 @@ impl PgConfig for Config {
         Self::user(self, user);
     }
     fn has_password(&self) -> bool {
-        self.get_password().is_some_and(|password| !password.is_empty())
+        self.get_password()
+            .is_some_and(|password| !password.is_empty())
     }
     fn set_password(&mut self, password: &str) {
         self.password(password);
@@ -178,7 +183,11 @@ impl<C: PgConfig> Settings<C> {
             destination = destination.host(host);
         }
         let ports: Vec<String> = config.ports().iter().map(u16::to_string).collect();
-        destination = destination.port(if ports.is_empty() { "5432".to_owned() } else { ports.join(",") });
+        destination = destination.port(if ports.is_empty() {
+            "5432".to_owned()
+        } else {
+            ports.join(",")
+        });
         let target = auth.target(destination)?;
         config.set_ssl_mode(match target.ssl_mode() {
             SslMode::Disable => DriverSslMode::Disable,
@@ -421,7 +430,11 @@ mod tests {
             ("postgres://h/d?sslmode=prefer", Some("prefer")),
             ("a='sslmode=disable'", None),
         ] {
-            assert_eq!(normalize_sslmode(settings).1.as_deref(), named, "{settings}");
+            assert_eq!(
+                normalize_sslmode(settings).1.as_deref(),
+                named,
+                "{settings}"
+            );
         }
     }
 

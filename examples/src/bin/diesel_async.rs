@@ -22,10 +22,13 @@ async fn run() -> Result<String, BoxError> {
     let pool = AsyncBb8Pool::builder()
         .max_size(5)
         .build_unchecked(async_manager(connector.clone()));
-    let mut connection = pool.get().await.map_err(|err| match connector.last_failure() {
-        Some(failure) => Message(failure.chain).into(),
-        None => BoxError::from(err),
-    })?;
+    let mut connection = pool
+        .get()
+        .await
+        .map_err(|err| match connector.last_failure() {
+            Some(failure) => Message(failure.chain).into(),
+            None => BoxError::from(err),
+        })?;
     let user = diesel::select(sql::<Text>("current_user::text"))
         .get_result(&mut connection)
         .await?;

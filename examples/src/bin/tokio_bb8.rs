@@ -22,10 +22,13 @@ async fn run() -> Result<String, BoxError> {
         .max_size(5)
         .build_unchecked(ClientManager::new(connector.clone()));
     // bb8 reports a failed connect as `TimedOut`; the connector has the cause.
-    let client = pool.get().await.map_err(|err| match connector.last_failure() {
-        Some(failure) => Message(failure.chain).into(),
-        None => BoxError::from(err),
-    })?;
+    let client = pool
+        .get()
+        .await
+        .map_err(|err| match connector.last_failure() {
+            Some(failure) => Message(failure.chain).into(),
+            None => BoxError::from(err),
+        })?;
     let row = client.query_one("SELECT current_user::text", &[]).await?;
     Ok(row.get(0))
 }

@@ -117,7 +117,10 @@ impl Settings {
             }
             url.push('@');
         }
-        let socket = self.host.as_deref().is_some_and(|host| host.starts_with('/'));
+        let socket = self
+            .host
+            .as_deref()
+            .is_some_and(|host| host.starts_with('/'));
         if let Some(host) = self.host.as_deref().filter(|_| !socket) {
             let hosts: Vec<String> = host
                 .split(',')
@@ -132,7 +135,10 @@ impl Settings {
         url.push_str(&encode(self.dbname.as_deref().unwrap_or("postgres")));
         let mut query = Vec::new();
         if socket {
-            query.push(format!("host={}", encode(self.host.as_deref().unwrap_or_default())));
+            query.push(format!(
+                "host={}",
+                encode(self.host.as_deref().unwrap_or_default())
+            ));
             if let Some(port) = self.port {
                 query.push(format!("port={port}"));
             }
@@ -263,7 +269,10 @@ pub fn run<F: Future<Output = ()>>(scenario: F) {
 macro_rules! driver_suite {
     ($name:ident, $driver:expr) => {
         mod $name {
-            #[allow(unused_imports, reason = "the driver expression may name items of the parent")]
+            #[allow(
+                unused_imports,
+                reason = "the driver expression may name items of the parent"
+            )]
             use super::*;
 
             macro_rules! scenario {
@@ -285,6 +294,7 @@ macro_rules! driver_suite {
             scenario!(rotation);
             scenario!(outage);
             scenario!(rejection_recovery);
+            scenario!(rejection_with_the_credential_cache);
 
             /// Runs [`hostile_environment_child`] once per hostile `PG*` variable,
             /// each in its own process (the environment is process-wide).
@@ -300,7 +310,9 @@ macro_rules! driver_suite {
             /// One hostile environment (the clean one when run on its own).
             #[test]
             fn hostile_environment_child() {
-                $crate::suite::run($crate::suite::scenarios::hostile_environment_child(&$driver));
+                $crate::suite::run($crate::suite::scenarios::hostile_environment_child(
+                    &$driver,
+                ));
             }
         }
     };

@@ -46,7 +46,10 @@ fn user_identity(prefix: &str) -> (Identity, String) {
     (identity, user)
 }
 
-fn build_auth(identity: &Identity, configure: impl FnOnce(EntraAuthBuilder) -> EntraAuthBuilder) -> EntraAuth {
+fn build_auth(
+    identity: &Identity,
+    configure: impl FnOnce(EntraAuthBuilder) -> EntraAuthBuilder,
+) -> EntraAuth {
     configure(EntraAuth::builder(identity.managed_identity_credential()).jitter(Jitter::none()))
         .build()
         .expect("test auth")
@@ -174,7 +177,10 @@ pub async fn listeners_by_sslmode<D: Driver>(driver: &D) {
             match listener {
                 Listener::Plaintext => {
                     let err = expect_kind(result, "insecure_transport", &context);
-                    assert!(err.message.contains("does not offer TLS"), "{context}: {err}");
+                    assert!(
+                        err.message.contains("does not offer TLS"),
+                        "{context}: {err}"
+                    );
                 }
                 Listener::UntrustedCa | Listener::WrongName => {
                     expect_kind(result, "certificate", &context);
@@ -232,7 +238,11 @@ pub async fn host_policy<D: Driver>(driver: &D) {
         let before = total_connections(&hostile);
         let case = hostile_case(&hostile, Listener::Trusted, host, &default);
         expect_kind(attempt(driver, case).await, "host_not_allowed", &context);
-        assert_eq!(total_connections(&hostile), before, "{context}: no connection");
+        assert_eq!(
+            total_connections(&hostile),
+            before,
+            "{context}: no connection"
+        );
     }
     let mut case = hostile_case(&hostile, Listener::WrongName, OTHER_HOST, &default);
     via_loopback(&mut case, OTHER_HOST);
@@ -241,7 +251,11 @@ pub async fn host_policy<D: Driver>(driver: &D) {
         "host_not_allowed",
         &format!("{name}: hostaddr to {OTHER_HOST}"),
     );
-    assert_eq!(total_connections(&hostile), 0, "{name}: nothing connected yet");
+    assert_eq!(
+        total_connections(&hostile),
+        0,
+        "{name}: nothing connected yet"
+    );
 
     // Permitted: each receives the login (the controls).
     let allowed = |pattern: &str| build_auth(&identity, |builder| builder.allow_host(pattern));
@@ -249,20 +263,43 @@ pub async fn host_policy<D: Driver>(driver: &D) {
     let mut controls = Vec::new();
     let mut azure = hostile_case(&hostile, Listener::Trusted, AZURE_TEST_HOST, &default);
     via_loopback(&mut azure, AZURE_TEST_HOST);
-    controls.push(("default policy, the Azure-style name", Listener::Trusted, azure));
+    controls.push((
+        "default policy, the Azure-style name",
+        Listener::Trusted,
+        azure,
+    ));
     controls.push((
         "allow_host(localhost)",
         Listener::Trusted,
-        hostile_case(&hostile, Listener::Trusted, "localhost", &allowed("localhost")),
+        hostile_case(
+            &hostile,
+            Listener::Trusted,
+            "localhost",
+            &allowed("localhost"),
+        ),
     ));
     controls.push((
         "allow_host(127.0.0.1)",
         Listener::Trusted,
-        hostile_case(&hostile, Listener::Trusted, "127.0.0.1", &allowed("127.0.0.1")),
+        hostile_case(
+            &hostile,
+            Listener::Trusted,
+            "127.0.0.1",
+            &allowed("127.0.0.1"),
+        ),
     ));
-    let mut other = hostile_case(&hostile, Listener::WrongName, OTHER_HOST, &allowed(OTHER_HOST));
+    let mut other = hostile_case(
+        &hostile,
+        Listener::WrongName,
+        OTHER_HOST,
+        &allowed(OTHER_HOST),
+    );
     via_loopback(&mut other, OTHER_HOST);
-    controls.push(("allow_host(other.invalid), valid certificate", Listener::WrongName, other));
+    controls.push((
+        "allow_host(other.invalid), valid certificate",
+        Listener::WrongName,
+        other,
+    ));
     controls.push((
         "danger_allow_any_host",
         Listener::Trusted,
@@ -272,7 +309,10 @@ pub async fn host_policy<D: Driver>(driver: &D) {
         let context = format!("{name}: {what}");
         let before = hostile.passwords(listener);
         expect_kind(attempt(driver, case).await, "rejected", &context);
-        assert!(hostile.passwords(listener) > before, "{context}: the login arrived");
+        assert!(
+            hostile.passwords(listener) > before,
+            "{context}: the login arrived"
+        );
     }
     for listener in [Listener::Plaintext, Listener::UntrustedCa, Listener::Socket] {
         assert_eq!(hostile.passwords(listener), 0, "{name}: {listener:?}");
@@ -299,11 +339,19 @@ pub async fn several_hosts<D: Driver>(driver: &D) {
             ["host_not_allowed", "invalid_config"].contains(&err.kind.as_str()),
             "{name}: {hosts}: {err}"
         );
-        assert_eq!(total_connections(&hostile), 0, "{name}: {hosts}: no connection");
+        assert_eq!(
+            total_connections(&hostile),
+            0,
+            "{name}: {hosts}: no connection"
+        );
     }
     let mut none = hostile_case(&hostile, Listener::Trusted, "localhost", &auth);
     none.settings.host = None;
-    expect_kind(attempt(driver, none).await, "insecure_transport", &format!("{name}: no host"));
+    expect_kind(
+        attempt(driver, none).await,
+        "insecure_transport",
+        &format!("{name}: no host"),
+    );
     assert_eq!(total_connections(&hostile), 0, "{name}: no connection");
 }
 
@@ -342,7 +390,11 @@ pub async fn unix_socket_on_a_real_server<D: Driver>(driver: &D) {
         "host_not_allowed",
         &format!("{name}: socket with the opt-out, path not allowed"),
     );
-    assert_eq!(server.password_checks_for(&user), 0, "{name}: no password yet");
+    assert_eq!(
+        server.password_checks_for(&user),
+        0,
+        "{name}: no password yet"
+    );
     let path = build_auth(&identity, |builder| builder.allow_host(socket.clone()));
     let current = attempt(driver, case(&path, true))
         .await
@@ -369,9 +421,18 @@ pub async fn static_login<D: Driver>(driver: &D) {
         .await
         .unwrap_or_else(|err| panic!("{}: static login: {err}", driver.name()));
     assert_eq!(current, role);
-    assert_eq!(identity.requests(Resource::Database), 0, "{}", driver.name());
+    assert_eq!(
+        identity.requests(Resource::Database),
+        0,
+        "{}",
+        driver.name()
+    );
     assert_eq!(server.password_checks_for(&role), 1, "{}", driver.name());
-    assert!(!session.describe().contains(&password), "{}: Debug", driver.name());
+    assert!(
+        !session.describe().contains(&password),
+        "{}: Debug",
+        driver.name()
+    );
 }
 
 /// No issued token in `Debug` of the path, in a rejection's messages, or in any
@@ -419,13 +480,20 @@ pub async fn redaction<D: Driver>(driver: &D) {
 pub async fn principals<D: Driver>(driver: &D) {
     let name = driver.name();
     let server = PgServer::shared();
-    let subscription = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers";
+    let subscription =
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers";
     let vm = unique_name("vm");
     let app = unique_name("app");
     let slot = format!("{app}/slots/staging");
     for (role, mirid) in [
-        (vm.clone(), format!("{subscription}/Microsoft.Compute/virtualMachines/{vm}")),
-        (slot.clone(), format!("{subscription}/Microsoft.Web/sites/{app}/slots/staging")),
+        (
+            vm.clone(),
+            format!("{subscription}/Microsoft.Compute/virtualMachines/{vm}"),
+        ),
+        (
+            slot.clone(),
+            format!("{subscription}/Microsoft.Web/sites/{app}/slots/staging"),
+        ),
     ] {
         let identity = new_identity()
             .claim("xms_mirid", mirid.as_str())
@@ -452,7 +520,10 @@ pub async fn principals<D: Driver>(driver: &D) {
         "user_not_derivable",
         &format!("{name}: application"),
     );
-    assert!(err.message.contains(application.client_id()), "{name}: {err}");
+    assert!(
+        err.message.contains(application.client_id()),
+        "{name}: {err}"
+    );
     assert!(
         err.message.contains("pgaadauth_create_principal_with_oid"),
         "{name}: {err}"
@@ -493,19 +564,38 @@ pub async fn rotation<D: Driver>(driver: &D) {
     assert_eq!(identity.requests(Resource::Database), 1, "{name}");
 
     clock.advance(time::Duration::seconds(190));
-    assert_eq!(session.connect().await.unwrap(), user, "{name}: in the refresh window");
+    assert_eq!(
+        session.connect().await.unwrap(),
+        user,
+        "{name}: in the refresh window"
+    );
     if let Some(result) = auth.wait_for_refresh().await {
         result.unwrap_or_else(|err| panic!("{name}: refresh: {err}"));
     }
     session.settle().await;
-    assert_eq!(identity.requests(Resource::Database), 2, "{name}: one refresh");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        2,
+        "{name}: one refresh"
+    );
 
     clock.advance(time::Duration::seconds(60));
     let first = identity.issued_tokens().remove(0);
     let err = PgServer::shared().login(&user, &first).await.unwrap_err();
-    assert!(err.is_auth_failure(), "{name}: the first token has expired: {err}");
-    assert_eq!(session.connect().await.unwrap(), user, "{name}: after expiry");
-    assert_eq!(identity.requests(Resource::Database), 2, "{name}: no extra request");
+    assert!(
+        err.is_auth_failure(),
+        "{name}: the first token has expired: {err}"
+    );
+    assert_eq!(
+        session.connect().await.unwrap(),
+        user,
+        "{name}: after expiry"
+    );
+    assert_eq!(
+        identity.requests(Resource::Database),
+        2,
+        "{name}: no extra request"
+    );
 }
 
 /// The endpoint fails: connections keep working while the token is valid, get a
@@ -519,13 +609,21 @@ pub async fn outage<D: Driver>(driver: &D) {
 
     identity.set_fault(Some(Fault::Status(503)));
     clock.advance(time::Duration::seconds(190));
-    assert_eq!(session.connect().await.unwrap(), user, "{name}: still valid");
+    assert_eq!(
+        session.connect().await.unwrap(),
+        user,
+        "{name}: still valid"
+    );
     if let Some(result) = auth.wait_for_refresh().await {
         assert!(result.is_err(), "{name}: the refresh failed");
     }
 
     clock.advance(time::Duration::seconds(50));
-    let err = expect_kind(session.connect().await, "credential", &format!("{name}: past expiry"));
+    let err = expect_kind(
+        session.connect().await,
+        "credential",
+        &format!("{name}: past expiry"),
+    );
     assert!(err.message.contains("503"), "{name}: {err}");
 
     identity.set_fault(None);
@@ -546,19 +644,78 @@ pub async fn rejection_recovery<D: Driver>(driver: &D) {
 
     identity.revoke_tokens();
     assert_eq!(session.connect().await.unwrap(), user, "{name}: recovered");
-    assert_eq!(identity.requests(Resource::Database), 2, "{name}: one extra request");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        2,
+        "{name}: one extra request"
+    );
 
     identity.set_accepted(false);
     identity.revoke_tokens();
     clock.advance(time::Duration::seconds(5));
-    let err = expect_kind(session.connect().await, "rejected", &format!("{name}: refused"));
-    assert!(err.message.contains("pgaadauth_create_principal"), "{name}: {err}");
-    assert_eq!(identity.requests(Resource::Database), 3, "{name}: one retry, no loop");
-    expect_kind(session.connect().await, "rejected", &format!("{name}: again"));
+    let err = expect_kind(
+        session.connect().await,
+        "rejected",
+        &format!("{name}: refused"),
+    );
+    assert!(
+        err.message.contains("pgaadauth_create_principal"),
+        "{name}: {err}"
+    );
+    assert_eq!(
+        identity.requests(Resource::Database),
+        3,
+        "{name}: one retry, no loop"
+    );
+    expect_kind(
+        session.connect().await,
+        "rejected",
+        &format!("{name}: again"),
+    );
     assert_eq!(
         identity.requests(Resource::Database),
         3,
         "{name}: no forced refresh within the back-off"
+    );
+}
+
+/// A credential that caches tokens itself (azure_identity's managed identity keeps
+/// a 1-hour token until 5 minutes before expiry) hands back the very token the
+/// server refused: the rejection is reported with that explanation, and the
+/// refused token is not tried again.
+pub async fn rejection_with_the_credential_cache<D: Driver>(driver: &D) {
+    let name = driver.name();
+    let user = format!("{}@contoso.com", unique_name("own_cache"));
+    let server = PgServer::shared();
+    let identity = new_identity()
+        .upn(&user)
+        .lifetime(Duration::from_secs(3600))
+        .login_on(server, &user)
+        .build();
+    let auth = build_auth(&identity, |builder| builder.allow_host("localhost"));
+    let session = open(driver, real_case(&auth)).await;
+    assert_eq!(session.connect().await.unwrap(), user, "{name}");
+    let checks = server.password_checks_for(&user);
+
+    identity.revoke_tokens();
+    let err = expect_kind(
+        session.connect().await,
+        "rejected",
+        &format!("{name}: revoked"),
+    );
+    assert!(
+        err.message.contains("returned the same token"),
+        "{name}: {err}"
+    );
+    assert!(err.message.contains("restart the process"), "{name}: {err}");
+    assert_eq!(
+        identity.requests(Resource::Database),
+        1,
+        "{name}: the credential answered the forced refresh from its own cache"
+    );
+    assert!(
+        server.password_checks_for(&user) > checks,
+        "{name}: the server judged it"
     );
 }
 
@@ -596,7 +753,8 @@ pub fn hostile_environment_parent(child: &str) {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
             output.status.success() && stdout.contains("1 passed"),
-            "{child} with {environment} failed:\n{stdout}\n{}",
+            "{child} with {environment} failed ({}):\n{stdout}\n{}",
+            output.status,
             String::from_utf8_lossy(&output.stderr)
         );
     }
@@ -618,10 +776,19 @@ fn apply(environment: &str, hostile: &HostileServer, dir: &std::path::Path) {
     )
     .expect("write service file");
     let named: Vec<(&str, Vec<(&str, String)>)> = vec![
-        ("PGHOST", vec![("PGHOST", hostile.socket_dir().display().to_string())]),
+        (
+            "PGHOST",
+            vec![("PGHOST", hostile.socket_dir().display().to_string())],
+        ),
         ("PGHOSTADDR", vec![("PGHOSTADDR", "127.0.0.1".to_owned())]),
-        ("PGPORT", vec![("PGPORT", hostile.port(Listener::Plaintext).to_string())]),
-        ("PGSSLROOTCERT", vec![("PGSSLROOTCERT", untrusted.display().to_string())]),
+        (
+            "PGPORT",
+            vec![("PGPORT", hostile.port(Listener::Plaintext).to_string())],
+        ),
+        (
+            "PGSSLROOTCERT",
+            vec![("PGSSLROOTCERT", untrusted.display().to_string())],
+        ),
         (
             "PGSERVICE",
             vec![
@@ -654,7 +821,10 @@ fn apply(environment: &str, hostile: &HostileServer, dir: &std::path::Path) {
             }
         }
     }
-    assert!(!pairs.is_empty(), "unknown hostile environment {environment}");
+    assert!(
+        !pairs.is_empty(),
+        "unknown hostile environment {environment}"
+    );
     for (key, value) in pairs {
         std::env::set_var(key, value);
     }
@@ -686,7 +856,10 @@ pub async fn hostile_environment_child<D: Driver>(driver: &D) {
     for listener in Listener::ALL {
         let result = attempt(driver, hostile_case(&hostile, listener, "localhost", &auth)).await;
         if let Err(err) = result {
-            assert!(typed.contains(&err.kind.as_str()), "{context} {listener:?}: {err}");
+            assert!(
+                typed.contains(&err.kind.as_str()),
+                "{context} {listener:?}: {err}"
+            );
         }
     }
     let mut none = hostile_case(&hostile, Listener::Trusted, "localhost", &auth);
@@ -702,6 +875,9 @@ pub async fn hostile_environment_child<D: Driver>(driver: &D) {
         assert!(!tokens.contains(&user), "{context}");
     }
     if environment.is_none() {
-        assert!(hostile.passwords(Listener::Trusted) > 0, "{context}: the control");
+        assert!(
+            hostile.passwords(Listener::Trusted) > 0,
+            "{context}: the control"
+        );
     }
 }

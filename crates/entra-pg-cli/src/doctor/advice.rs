@@ -69,10 +69,10 @@ pub(super) fn tls_report(report: &tls::Report) -> String {
         report.protocol,
         report.names.join(", "),
         report.issuer,
-        report
-            .trusted_by
-            .as_deref()
-            .map_or_else(|| "trusted".to_owned(), |root| format!("trusted root {root}")),
+        report.trusted_by.as_deref().map_or_else(
+            || "trusted".to_owned(),
+            |root| format!("trusted root {root}")
+        ),
         report.expires
     )
 }
@@ -94,7 +94,11 @@ pub(super) fn tls_failure(failure: &tls::Failure, host: &str) -> Failed {
             let presented = if report.chain.is_empty() {
                 String::new()
             } else {
-                format!("; presented {} (issuer {})", report.chain.join(" ← "), report.issuer)
+                format!(
+                    "; presented {} (issuer {})",
+                    report.chain.join(" ← "),
+                    report.issuer
+                )
             };
             let detail = format!("the certificate is not accepted: {err}{presented}");
             let hints = if err.contains("UnknownIssuer") || err.contains("unknown issuer") {
@@ -140,12 +144,17 @@ pub(super) fn credential() -> Vec<String> {
 pub(super) fn token(err: &Error) -> Vec<String> {
     let mut hints = Vec::new();
     match err {
-        Error::Credential { status: Some(401 | 403), .. } => hints.push(
+        Error::Credential {
+            status: Some(401 | 403),
+            ..
+        } => hints.push(
             "the identity endpoint refused: check the client id and secret (or the managed \
              identity's assignment to this resource)"
                 .to_owned(),
         ),
-        Error::Credential { status: Some(429), .. } => hints.push(
+        Error::Credential {
+            status: Some(429), ..
+        } => hints.push(
             "throttled: too many token requests from this machine; entra-pg caches tokens, so \
              look for other callers"
                 .to_owned(),
@@ -156,10 +165,14 @@ pub(super) fn token(err: &Error) -> Vec<String> {
                 .to_owned(),
         ),
         Error::Timeout { .. } => {
-            hints.push("the identity endpoint did not answer: check network access to it".to_owned());
+            hints.push(
+                "the identity endpoint did not answer: check network access to it".to_owned(),
+            );
         }
         Error::TokenExpiredOnArrival { .. } => {
-            hints.push("check this machine's clock (clock skew makes tokens look expired)".to_owned());
+            hints.push(
+                "check this machine's clock (clock skew makes tokens look expired)".to_owned(),
+            );
         }
         Error::UserNotDerivable { .. } => hints.push(
             "give the user: --user <role> (or POSTGRES_USER); an application's role is its \
@@ -185,7 +198,8 @@ fn create_role_sql(user: &str, info: Option<&TokenInfo>) -> String {
     match info.map(|info| info.kind) {
         Some(PrincipalKind::Application) => format!(
             "SELECT * FROM pgaadauth_create_principal_with_oid('{quoted}', '{}', 'service', false, false);",
-            info.and_then(|info| info.object_id.as_deref()).unwrap_or("<object id>")
+            info.and_then(|info| info.object_id.as_deref())
+                .unwrap_or("<object id>")
         ),
         _ => format!("SELECT * FROM pgaadauth_create_principal('{quoted}', false, false);"),
     }
@@ -210,7 +224,10 @@ pub(super) fn login<E: std::error::Error + 'static>(
             "the user name must match the role exactly (here {user:?}); give another with --user"
         ));
         if detail.to_ascii_lowercase().contains("audience") {
-            hints.push("the token is for another cloud: check the host name and the credential's cloud".to_owned());
+            hints.push(
+                "the token is for another cloud: check the host name and the credential's cloud"
+                    .to_owned(),
+            );
         }
         if port == 6432 {
             hints.push(

@@ -7,7 +7,11 @@ use entra_pg_tokio::{EntraConnector, Error};
 use crate::settings::Settings;
 
 /// Logs in and returns `current_user`.
-pub(crate) async fn attempt(settings: &Settings, host: &str, auth: EntraAuth) -> Result<String, Error> {
+pub(crate) async fn attempt(
+    settings: &Settings,
+    host: &str,
+    auth: EntraAuth,
+) -> Result<String, Error> {
     let quote = |value: &str| format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"));
     let mut conninfo = format!(
         "host={} port={} dbname={} application_name=entra-pg-doctor connect_timeout=10",

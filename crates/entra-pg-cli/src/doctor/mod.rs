@@ -30,7 +30,12 @@ struct Steps {
 }
 
 impl Steps {
-    fn record(&mut self, step: &'static str, started: Instant, result: Result<String, (String, Vec<String>)>) -> bool {
+    fn record(
+        &mut self,
+        step: &'static str,
+        started: Instant,
+        result: Result<String, (String, Vec<String>)>,
+    ) -> bool {
         let millis = started.elapsed().as_millis();
         let (ok, detail, hints) = match result {
             Ok(detail) => (true, detail, Vec::new()),
@@ -53,7 +58,11 @@ impl Steps {
     }
 
     fn skip(&mut self, step: &'static str, why: &str) {
-        self.record(step, Instant::now(), Err((format!("skipped: {why}"), Vec::new())));
+        self.record(
+            step,
+            Instant::now(),
+            Err((format!("skipped: {why}"), Vec::new())),
+        );
     }
 }
 
@@ -101,7 +110,10 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
             "host policy",
             started,
             Err((
-                format!("{host} is not allowed to receive a token ({})", auth.allowed_hosts()),
+                format!(
+                    "{host} is not allowed to receive a token ({})",
+                    auth.allowed_hosts()
+                ),
                 advice::host_policy(host),
             )),
         ),
@@ -119,12 +131,20 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
                 .addresses
                 .iter()
                 .map(|address| {
-                    let kind = if net::is_private(address.ip()) { "private" } else { "public" };
+                    let kind = if net::is_private(address.ip()) {
+                        "private"
+                    } else {
+                        "public"
+                    };
                     format!("{} ({kind})", address.ip())
                 })
                 .collect();
             let mut detail = addresses.join(", ");
-            if let Some(alias) = resolved.aliases.iter().find(|alias| alias.contains(".privatelink.")) {
+            if let Some(alias) = resolved
+                .aliases
+                .iter()
+                .find(|alias| alias.contains(".privatelink."))
+            {
                 detail.push_str(&format!("; through the private endpoint alias {alias}"));
             } else if !resolved.aliases.is_empty() {
                 detail.push_str(&format!("; aliases {}", resolved.aliases.join(" → ")));
@@ -184,7 +204,11 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
         }
         return false;
     };
-    steps.record("credential", started, Ok(format!("{source}, because {reason}")));
+    steps.record(
+        "credential",
+        started,
+        Ok(format!("{source}, because {reason}")),
+    );
 
     // 6. Token. The token itself is asked for the server's cloud; it is sent
     // nowhere unless every step before the login passed.
@@ -208,16 +232,28 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
     spinner.finish_and_clear();
     let login = match login {
         Some(Ok(login)) => {
-            steps.record("token", started, Ok(format!("expires {}", login.expires_on())));
+            steps.record(
+                "token",
+                started,
+                Ok(format!("expires {}", login.expires_on())),
+            );
             Some(login)
         }
         Some(Err(err)) => {
             let hints = advice::token(&err);
-            steps.record("token", started, Err((entra_pg_core::error_chain(&err), hints)));
+            steps.record(
+                "token",
+                started,
+                Err((entra_pg_core::error_chain(&err), hints)),
+            );
             None
         }
         None => {
-            steps.record("token", started, Err(("no target to ask a token for".to_owned(), Vec::new())));
+            steps.record(
+                "token",
+                started,
+                Err(("no target to ask a token for".to_owned(), Vec::new())),
+            );
             None
         }
     };
@@ -252,7 +288,11 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
             }
         }
         None => {
-            steps.record("claims", started, Err(("the token is not a readable JWT".to_owned(), Vec::new())));
+            steps.record(
+                "claims",
+                started,
+                Err(("the token is not a readable JWT".to_owned(), Vec::new())),
+            );
         }
     }
 
@@ -269,7 +309,10 @@ async fn check(settings: &Settings, host: &str, steps: &mut Steps) -> bool {
     // 9. Login.
     let started = Instant::now();
     if !(policy_ok && tls_ok) {
-        steps.skip("login", "the token is only sent once the host policy and TLS pass");
+        steps.skip(
+            "login",
+            "the token is only sent once the host policy and TLS pass",
+        );
         return false;
     }
     let spinner = output::spinner("logging in …");

@@ -68,9 +68,16 @@ pub(crate) enum TcpFailure {
 
 /// Opens a TCP connection to `address` within 5 seconds.
 pub(crate) async fn reach(address: SocketAddr) -> Result<(), TcpFailure> {
-    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(address)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    {
         Err(_) => Err(TcpFailure::Timeout),
-        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => Err(TcpFailure::Refused),
+        Ok(Err(err)) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(TcpFailure::Refused)
+        }
         Ok(Err(err)) => Err(TcpFailure::Other(err.to_string())),
         Ok(Ok(_)) => Ok(()),
     }

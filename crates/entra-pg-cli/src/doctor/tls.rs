@@ -66,20 +66,8 @@ pub(crate) fn roots() -> Result<(RootCertStore, Vec<String>), String> {
 
 /// A root bundle file for libpq (`psql`): the OS bundle plus `PGSSLROOTCERT`'s.
 pub(crate) fn root_bundle_file() -> Result<tempfile::NamedTempFile, String> {
-    let system = [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/ca-bundle.pem",
-        "/etc/ssl/cert.pem",
-        "/usr/local/share/certs/ca-root-nss.crt",
-        "/opt/homebrew/etc/openssl@3/cert.pem",
-        "/usr/local/etc/openssl@3/cert.pem",
-    ]
-    .iter()
-    .find(|path| std::path::Path::new(path).is_file())
-    .ok_or("no operating-system CA bundle found; install the ca-certificates package")?;
-    let mut pem = std::fs::read(system).map_err(|err| format!("{system}: {err}"))?;
+    let system = entra_pg_core::connector::system_root_bundle().map_err(|err| err.to_string())?;
+    let mut pem = std::fs::read(&system).map_err(|err| format!("{}: {err}", system.display()))?;
     if let Some(extra) = Settings::root_cert() {
         pem.push(b'\n');
         pem.extend(
@@ -100,8 +88,12 @@ pub(crate) fn root_bundle_file() -> Result<tempfile::NamedTempFile, String> {
 /// An IP address SAN as text.
 fn ip_text(bytes: &[u8]) -> Option<String> {
     match bytes.len() {
-        4 => <[u8; 4]>::try_from(bytes).ok().map(|v4| std::net::Ipv4Addr::from(v4).to_string()),
-        16 => <[u8; 16]>::try_from(bytes).ok().map(|v6| std::net::Ipv6Addr::from(v6).to_string()),
+        4 => <[u8; 4]>::try_from(bytes)
+            .ok()
+            .map(|v4| std::net::Ipv4Addr::from(v4).to_string()),
+        16 => <[u8; 16]>::try_from(bytes)
+            .ok()
+            .map(|v6| std::net::Ipv6Addr::from(v6).to_string()),
         _ => None,
     }
 }
@@ -228,9 +220,10 @@ pub(crate) async fn inspect(host: &str, address: SocketAddr) -> Result<Report, F
     }
     let (store, added) = roots().map_err(Failure::Io)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store.clone()), Arc::clone(&provider))
-        .build()
-        .map_err(|err| Failure::Io(err.to_string()))?;
+    let inner =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(store.clone()), Arc::clone(&provider))
+            .build()
+            .map_err(|err| Failure::Io(err.to_string()))?;
     let recording = Arc::new(Recording {
         inner,
         chain: Mutex::default(),

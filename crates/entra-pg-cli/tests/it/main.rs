@@ -57,13 +57,30 @@ fn step<'a>(text: &'a str, step: &str) -> &'a str {
 #[test]
 fn doctor_passes_every_step_of_a_good_setup() {
     let (identity, user) = user_identity("doctor_ok");
-    let (output, text) = run(&mut entra_pg(&identity, PgServer::shared().port(), &["doctor"]));
+    let (output, text) = run(&mut entra_pg(
+        &identity,
+        PgServer::shared().port(),
+        &["doctor"],
+    ));
     assert!(output.status.success(), "{text}");
-    for name in ["host policy", "DNS", "TCP", "TLS", "credential", "token", "claims", "user", "login"] {
+    for name in [
+        "host policy",
+        "DNS",
+        "TCP",
+        "TLS",
+        "credential",
+        "token",
+        "claims",
+        "user",
+        "login",
+    ] {
         assert!(step(&text, name).contains("✓ pass"), "{name}:\n{text}");
     }
     assert!(step(&text, "user").contains(&user), "{text}");
-    assert!(step(&text, "TLS").contains("entra-pg test CA"), "the issuer:\n{text}");
+    assert!(
+        step(&text, "TLS").contains("entra-pg test CA"),
+        "the issuer:\n{text}"
+    );
     assert!(!text.contains('\u{1b}'), "no colour when not a terminal");
     for token in identity.issued_tokens() {
         assert!(!text.contains(&token), "a token in the doctor's output");
@@ -73,24 +90,38 @@ fn doctor_passes_every_step_of_a_good_setup() {
 #[test]
 fn doctor_json_is_one_document_with_every_step() {
     let (identity, _) = user_identity("doctor_json");
-    let (output, text) = run(&mut entra_pg(&identity, PgServer::shared().port(), &["doctor", "--json"]));
+    let (output, text) = run(&mut entra_pg(
+        &identity,
+        PgServer::shared().port(),
+        &["doctor", "--json"],
+    ));
     assert!(output.status.success(), "{text}");
     let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(document["ok"], true);
     let steps = document["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 9);
-    assert!(steps.iter().all(|step| step["ok"] == true && step["millis"].is_u64()));
+    assert!(
+        steps
+            .iter()
+            .all(|step| step["ok"] == true && step["millis"].is_u64())
+    );
 }
 
 #[test]
 fn doctor_shows_the_sql_for_a_role_that_does_not_exist() {
     let user = format!("{}@contoso.com", unique_name("doctor_norole"));
     let identity = FakeEntra::shared().identity().upn(&user).build();
-    let (output, text) = run(&mut entra_pg(&identity, PgServer::shared().port(), &["doctor"]));
+    let (output, text) = run(&mut entra_pg(
+        &identity,
+        PgServer::shared().port(),
+        &["doctor"],
+    ));
     assert!(!output.status.success(), "{text}");
     assert!(step(&text, "login").contains("✗ FAIL"), "{text}");
     assert!(
-        text.contains(&format!("SELECT * FROM pgaadauth_create_principal('{user}', false, false);")),
+        text.contains(&format!(
+            "SELECT * FROM pgaadauth_create_principal('{user}', false, false);"
+        )),
         "{text}"
     );
 }
@@ -107,15 +138,24 @@ fn doctor_names_tls_as_the_cause_and_sends_nothing_to_a_bad_server() {
         (Listener::UntrustedCa, "add the root CA that signed it"),
         (Listener::WrongName, "the certificate is not for localhost"),
     ] {
-        let (output, text) = run(
-            entra_pg(&identity, hostile.port(listener), &["doctor"]).env("PGSSLROOTCERT", &ca),
-        );
+        let (output, text) =
+            run(entra_pg(&identity, hostile.port(listener), &["doctor"]).env("PGSSLROOTCERT", &ca));
         assert!(!output.status.success(), "{listener:?}: {text}");
-        assert!(step(&text, "TLS").contains("✗ FAIL"), "{listener:?}: {text}");
+        assert!(
+            step(&text, "TLS").contains("✗ FAIL"),
+            "{listener:?}: {text}"
+        );
         assert!(text.contains(says), "{listener:?}: {text}");
-        assert!(step(&text, "login").contains("skipped"), "{listener:?}: {text}");
+        assert!(
+            step(&text, "login").contains("skipped"),
+            "{listener:?}: {text}"
+        );
     }
-    assert_eq!(hostile.passwords_except(Listener::Socket), 0, "no password anywhere");
+    assert_eq!(
+        hostile.passwords_except(Listener::Socket),
+        0,
+        "no password anywhere"
+    );
 }
 
 #[test]
@@ -131,17 +171,23 @@ fn doctor_explains_a_closed_port_a_failing_endpoint_and_a_host_outside_the_polic
     assert!(step(&text, "TCP").contains("refused"), "{text}");
     assert!(text.contains("nothing listens on port"), "{text}");
 
-    let failing = FakeEntra::shared().identity().upn("failing@contoso.com").build();
+    let failing = FakeEntra::shared()
+        .identity()
+        .upn("failing@contoso.com")
+        .build();
     failing.set_fault(Some(Fault::Status(500)));
-    let (output, text) = run(&mut entra_pg(&failing, PgServer::shared().port(), &["doctor"]));
+    let (output, text) = run(&mut entra_pg(
+        &failing,
+        PgServer::shared().port(),
+        &["doctor"],
+    ));
     assert!(!output.status.success());
     assert!(step(&text, "token").contains("HTTP 500"), "{text}");
 
     let server = PgServer::shared();
     let (outside, user) = user_identity("doctor_policy");
-    let (output, text) = run(
-        entra_pg(&outside, server.port(), &["doctor"]).env_remove("ENTRA_PG_ALLOW_HOSTS"),
-    );
+    let (output, text) =
+        run(entra_pg(&outside, server.port(), &["doctor"]).env_remove("ENTRA_PG_ALLOW_HOSTS"));
     assert!(!output.status.success());
     assert!(step(&text, "host policy").contains("✗ FAIL"), "{text}");
     assert!(text.contains("--allow-host localhost"), "{text}");
@@ -152,20 +198,44 @@ fn doctor_explains_a_closed_port_a_failing_endpoint_and_a_host_outside_the_polic
 #[test]
 fn whoami_tells_the_principal_and_the_user_for_a_person_and_a_managed_identity() {
     let (person, user) = user_identity("whoami");
-    let (output, text) = run(&mut entra_pg(&person, PgServer::shared().port(), &["whoami"]));
+    let (output, text) = run(&mut entra_pg(
+        &person,
+        PgServer::shared().port(),
+        &["whoami"],
+    ));
     assert!(output.status.success(), "{text}");
     assert!(text.contains("principal  user"), "{text}");
-    assert!(text.contains(&format!("{user} (from the claim upn)")), "{text}");
-    assert!(text.contains("ManagedIdentityCredential (user-assigned"), "the credential: {text}");
+    assert!(
+        text.contains(&format!("{user} (from the claim upn)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ManagedIdentityCredential (user-assigned"),
+        "the credential: {text}"
+    );
     assert!(text.contains(person.client_id()), "the object id: {text}");
 
     let mirid = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/orders-api";
-    let managed = FakeEntra::shared().identity().claim("xms_mirid", mirid).build();
-    let (output, text) = run(&mut entra_pg(&managed, PgServer::shared().port(), &["whoami"]));
+    let managed = FakeEntra::shared()
+        .identity()
+        .claim("xms_mirid", mirid)
+        .build();
+    let (output, text) = run(&mut entra_pg(
+        &managed,
+        PgServer::shared().port(),
+        &["whoami"],
+    ));
     assert!(output.status.success(), "{text}");
     assert!(text.contains("managed identity (user-assigned)"), "{text}");
-    assert!(text.contains("orders-api (from the claim xms_mirid)"), "{text}");
-    for token in person.issued_tokens().into_iter().chain(managed.issued_tokens()) {
+    assert!(
+        text.contains("orders-api (from the claim xms_mirid)"),
+        "{text}"
+    );
+    for token in person
+        .issued_tokens()
+        .into_iter()
+        .chain(managed.issued_tokens())
+    {
         assert!(!text.contains(&token), "a token in whoami's output");
     }
 }
@@ -173,7 +243,11 @@ fn whoami_tells_the_principal_and_the_user_for_a_person_and_a_managed_identity()
 #[test]
 fn token_prints_exactly_a_token_the_server_accepts() {
     let (identity, user) = user_identity("token");
-    let (output, text) = run(&mut entra_pg(&identity, PgServer::shared().port(), &["token"]));
+    let (output, text) = run(&mut entra_pg(
+        &identity,
+        PgServer::shared().port(),
+        &["token"],
+    ));
     assert!(output.status.success(), "{text}");
     let stdout = String::from_utf8(output.stdout).unwrap();
     let token = stdout.strip_suffix('\n').expect("one line");
@@ -195,10 +269,12 @@ fn psql_logs_in_with_the_token_in_its_environment() {
     assert!(output.status.success(), "{text}");
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), user);
 
-    let (output, text) = run(
-        entra_pg(&identity, PgServer::shared().port(), &["psql", "--", "-c", "select 1"])
-            .env("PATH", "/nonexistent"),
-    );
+    let (output, text) = run(entra_pg(
+        &identity,
+        PgServer::shared().port(),
+        &["psql", "--", "-c", "select 1"],
+    )
+    .env("PATH", "/nonexistent"));
     assert!(!output.status.success());
     assert!(text.contains("psql is not installed"), "{text}");
 }

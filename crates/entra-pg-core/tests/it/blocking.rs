@@ -31,9 +31,9 @@ fn inside_spawn_blocking_of_multi_thread_and_current_thread_runtimes() {
         // A cold cache each time, so the blocking wait itself is exercised.
         let auth = auth(&identity);
         let info = runtime
-            .block_on(
-                async move { tokio::task::spawn_blocking(move || auth.login_now_blocking()).await },
-            )
+            .block_on(async move {
+                tokio::task::spawn_blocking(move || auth.login_now_blocking()).await
+            })
             .unwrap()
             .unwrap();
         assert_eq!(info.user(), user);

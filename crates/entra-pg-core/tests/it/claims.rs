@@ -148,7 +148,11 @@ fn xms_mirid_casing_and_trailing_slashes() {
         format!("{}/Orders-API", UAMI_PARENT.to_lowercase()),
         "providers/MICROSOFT.MANAGEDIDENTITY/userassignedidentities/Orders-API".to_owned(),
     ] {
-        assert_eq!(principal_name(&mirid).as_deref(), Some("Orders-API"), "{mirid}");
+        assert_eq!(
+            principal_name(&mirid).as_deref(),
+            Some("Orders-API"),
+            "{mirid}"
+        );
         let claims = json!({"xms_mirid": mirid, "upn": "other@x"});
         assert_eq!(
             username_from_token(&jwt(&claims)).unwrap().as_deref(),
@@ -159,10 +163,19 @@ fn xms_mirid_casing_and_trailing_slashes() {
     // child resources in Azure's display form.
     for (mirid, name) in [
         ("/providers/Microsoft.Compute/virtualMachines/vm1", "vm1"),
-        ("/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/app/slots/blue", "app/slots/blue"),
+        (
+            "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Web/sites/app/slots/blue",
+            "app/slots/blue",
+        ),
         ("/subscriptions/0/PROVIDERS/Microsoft.Web/sites/App/", "App"),
-        ("/providers/Microsoft.ManagedIdentity/userAssignedIdentity/a", "a"),
-        ("/providers/Microſoft.ManagedIdentity/userAssignedIdentities/a", "a"),
+        (
+            "/providers/Microsoft.ManagedIdentity/userAssignedIdentity/a",
+            "a",
+        ),
+        (
+            "/providers/Microſoft.ManagedIdentity/userAssignedIdentities/a",
+            "a",
+        ),
     ] {
         assert_eq!(principal_name(mirid).as_deref(), Some(name), "{mirid}");
     }
@@ -336,7 +349,8 @@ fn resource_id() -> impl Strategy<Value = (String, String)> {
     )
         .prop_map(|(namespace, kind, name, children, slashes)| {
             let mut display = name.clone();
-            let mut path = format!("/subscriptions/0/resourceGroups/rg/providers/{namespace}/{kind}/{name}");
+            let mut path =
+                format!("/subscriptions/0/resourceGroups/rg/providers/{namespace}/{kind}/{name}");
             for (child_kind, child_name) in children {
                 path.push_str(&format!("/{child_kind}/{child_name}"));
                 display.push_str(&format!("/{child_kind}/{child_name}"));

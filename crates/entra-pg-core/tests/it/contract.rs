@@ -8,7 +8,9 @@ use std::sync::Arc;
 use entra_pg_core::{Cloud, Destination, EntraAuth, SslMode, TargetHost};
 use entra_pg_testkit::{AZURE_TEST_HOST, FixedToken};
 
-fn auth(configure: impl FnOnce(entra_pg_core::EntraAuthBuilder) -> entra_pg_core::EntraAuthBuilder) -> EntraAuth {
+fn auth(
+    configure: impl FnOnce(entra_pg_core::EntraAuthBuilder) -> entra_pg_core::EntraAuthBuilder,
+) -> EntraAuth {
     configure(EntraAuth::builder(Arc::new(FixedToken("h.e.y".to_owned()))).user("u"))
         .build()
         .unwrap()
@@ -43,19 +45,31 @@ fn every_sslmode_against_a_driver_that_verifies_only_verify_full() {
         }
         // With the opt-out every mode is kept as asked.
         let insecure = auth
-            .target(to(AZURE_TEST_HOST).ssl_mode(mode).allow_insecure_transport(true))
+            .target(
+                to(AZURE_TEST_HOST)
+                    .ssl_mode(mode)
+                    .allow_insecure_transport(true),
+            )
             .unwrap();
         assert_eq!(insecure.ssl_mode(), mode.unwrap_or(SslMode::VerifyFull));
     }
     // A driver whose `require` verifies fully (rustls) may use it.
     let rustls = auth
-        .target(to(AZURE_TEST_HOST).ssl_mode(Some(SslMode::Require)).verifies(&[SslMode::Require]))
+        .target(
+            to(AZURE_TEST_HOST)
+                .ssl_mode(Some(SslMode::Require))
+                .verifies(&[SslMode::Require]),
+        )
         .unwrap();
     assert_eq!(rustls.ssl_mode(), SslMode::Require);
     let err = auth
         .target(to(AZURE_TEST_HOST).ssl_mode(Some(SslMode::Require)))
         .unwrap_err();
-    assert!(err.to_string().contains("does not verify the server certificate with test-driver"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("does not verify the server certificate with test-driver"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -75,9 +89,17 @@ fn sockets_missing_hosts_and_bare_addresses_are_refused() {
     let err = auth.target(Destination::new("d")).unwrap_err();
     assert!(err.to_string().contains("name no host"), "{err}");
     let err = auth
-        .target(Destination::new("d").host(TargetHost::Address("10.0.0.5".into())).allow_insecure_transport(true))
+        .target(
+            Destination::new("d")
+                .host(TargetHost::Address("10.0.0.5".into()))
+                .allow_insecure_transport(true),
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("hostaddr=10.0.0.5 is given without a host name"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("hostaddr=10.0.0.5 is given without a host name"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -92,15 +114,30 @@ fn the_host_policy_of_each_cloud_and_its_exceptions() {
     ] {
         let err = public.target(to(host)).unwrap_err();
         assert_eq!(err.kind(), "host_not_allowed", "{host}");
-        assert!(err.to_string().contains(&format!("allow_host(\"{host}\")")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("allow_host(\"{host}\")")),
+            "{err}"
+        );
     }
     let gov = auth(|builder| builder.host("srv.postgres.database.usgovcloudapi.net"));
     assert_eq!(gov.cloud(), Cloud::UsGovernment);
-    assert!(gov.target(to("srv.postgres.database.usgovcloudapi.net")).is_ok());
+    assert!(
+        gov.target(to("srv.postgres.database.usgovcloudapi.net"))
+            .is_ok()
+    );
     assert!(gov.target(to("srv.postgres.database.azure.com")).is_err());
 
-    let allowed = auth(|builder| builder.allow_host("db.corp.example").allow_host("*.private.example"));
-    for host in ["db.corp.example", "DB.corp.example.", "a.private.example", "srv.postgres.database.azure.com"] {
+    let allowed = auth(|builder| {
+        builder
+            .allow_host("db.corp.example")
+            .allow_host("*.private.example")
+    });
+    for host in [
+        "db.corp.example",
+        "DB.corp.example.",
+        "a.private.example",
+        "srv.postgres.database.azure.com",
+    ] {
         assert!(allowed.target(to(host)).is_ok(), "{host}");
     }
     assert!(allowed.target(to("private.example")).is_err());
@@ -131,14 +168,25 @@ fn a_static_login_skips_the_policy_but_not_the_transport_rule() {
     assert!(target.is_static_login());
     assert_eq!(target.user(), Some("app"));
     let err = auth
-        .target(to("localhost").user(Some("app")).password(true).ssl_mode(Some(SslMode::Disable)))
+        .target(
+            to("localhost")
+                .user(Some("app"))
+                .password(true)
+                .ssl_mode(Some(SslMode::Disable)),
+        )
         .unwrap_err();
     assert_eq!(err.kind(), "insecure_transport");
     // An empty user or no password is no static login.
-    assert!(auth.target(to("localhost").user(Some("")).password(true)).is_err());
+    assert!(
+        auth.target(to("localhost").user(Some("")).password(true))
+            .is_err()
+    );
     assert!(auth.target(to("localhost").user(Some("app"))).is_err());
     // No token is handed out for a static login.
-    assert_eq!(auth.login_blocking(&target).unwrap_err().kind(), "invalid_config");
+    assert_eq!(
+        auth.login_blocking(&target).unwrap_err().kind(),
+        "invalid_config"
+    );
 }
 
 #[test]
@@ -147,7 +195,10 @@ fn a_target_checked_by_another_entra_auth_is_checked_again() {
     let strict = auth(|builder| builder);
     let target = lenient.target(to("localhost")).unwrap();
     assert!(lenient.login_blocking(&target).is_ok());
-    assert_eq!(strict.login_blocking(&target).unwrap_err().kind(), "host_not_allowed");
+    assert_eq!(
+        strict.login_blocking(&target).unwrap_err().kind(),
+        "host_not_allowed"
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@ pub(crate) fn target(auth: &EntraAuth) -> Target {
 }
 
 /// Logins for [`target`], as a driver crate asks for them.
-#[allow(async_fn_in_trait, reason = "test helpers, never used as trait objects")]
+#[allow(
+    async_fn_in_trait,
+    reason = "test helpers, never used as trait objects"
+)]
 pub(crate) trait Logins {
     /// [`EntraAuth::login`].
     async fn login_now(&self) -> Result<Login, Error>;

@@ -25,7 +25,8 @@ async fn a_system_assigned_identity_is_named_after_its_resource() {
     let identity = builder().claim("xms_mirid", VM).build();
     assert_eq!(auth(&identity).login_now().await.unwrap().user(), "vm1");
     assert_eq!(identity.requests(Resource::Management), 0);
-    let slot = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Web/sites/shop/slots/staging";
+    let slot =
+        "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Web/sites/shop/slots/staging";
     let identity = builder().claim("xms_mirid", slot).build();
     assert_eq!(
         auth(&identity).login_now().await.unwrap().user(),
@@ -91,7 +92,10 @@ async fn a_user_in_the_settings_needs_no_claims_at_all() {
                 .user(Some("app display name")),
         )
         .unwrap();
-    assert_eq!(auth.login(&target).await.unwrap().user(), "app display name");
+    assert_eq!(
+        auth.login(&target).await.unwrap().user(),
+        "app display name"
+    );
     assert_eq!(identity.requests(Resource::Management), 0);
     assert_eq!(auth.user(), None, "nothing was derived");
 }

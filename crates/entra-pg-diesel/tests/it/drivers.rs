@@ -3,17 +3,21 @@
 //! deadpool pools.
 
 use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use diesel::{PgConnection, dsl::sql, sql_types::Text};
 use diesel_async::AsyncPgConnection;
 use entra_pg_diesel::{
-    AsyncBb8Pool, AsyncConnector, AsyncDeadpoolPool, EntraConnector, PgConnectionManager,
-    R2d2Pool, async_manager,
+    AsyncBb8Pool, AsyncConnector, AsyncDeadpoolPool, EntraConnector, PgConnectionManager, R2d2Pool,
+    async_manager,
 };
 use entra_pg_testkit::suite::{BoxFuture, Case, Driver, Failure, Session, pool_get};
+use scheduled_thread_pool::ScheduledThreadPool;
 
 /// The libpq connector a case asks for.
 fn libpq(case: &Case) -> Result<EntraConnector, Failure> {
@@ -36,14 +40,20 @@ fn tokio(case: &Case) -> Result<AsyncConnector, Failure> {
 }
 
 fn current_user(connection: &mut PgConnection) -> Result<String, Failure> {
-    diesel::RunQueryDsl::get_result(diesel::select(sql::<Text>("current_user::text")), connection)
-        .map_err(|err| Failure::pool(&err))
+    diesel::RunQueryDsl::get_result(
+        diesel::select(sql::<Text>("current_user::text")),
+        connection,
+    )
+    .map_err(|err| Failure::pool(&err))
 }
 
 async fn current_user_async(connection: &mut AsyncPgConnection) -> Result<String, Failure> {
-    diesel_async::RunQueryDsl::get_result(diesel::select(sql::<Text>("current_user::text")), connection)
-        .await
-        .map_err(|err| Failure::pool(&err))
+    diesel_async::RunQueryDsl::get_result(
+        diesel::select(sql::<Text>("current_user::text")),
+        connection,
+    )
+    .await
+    .map_err(|err| Failure::pool(&err))
 }
 
 /// Runs blocking libpq work on a thread of its own (an r2d2 `get` that already
@@ -102,18 +112,29 @@ impl Session for LibpqSession {
 /// diesel's r2d2 pool of `PgConnectionManager`.
 pub(crate) struct R2d2;
 
-/// A new pool for each connect (sharing the connector): r2d2 keeps retrying a
-/// failed connect in the background until its timeout.
+type Pooled = diesel::r2d2::PooledConnection<PgConnectionManager>;
+
+/// A new pool for each connect (sharing the connector and one worker thread): r2d2
+/// keeps retrying a failed connect in the background while its `get` waits.
+///
+/// Dropping the session waits until no libpq connect is in flight: a process that
+/// exits while a worker thread is inside libpq's TLS handshake can crash in
+/// OpenSSL's exit-time cleanup.
 struct R2d2Session {
     connector: EntraConnector,
-    held: Arc<Mutex<Vec<(R2d2Pool, diesel::r2d2::PooledConnection<PgConnectionManager>)>>>,
+    /// r2d2's worker thread for every pool of the session (connects run there).
+    worker: Arc<ScheduledThreadPool>,
+    /// Each connect's `get` thread and the flag that ends it early.
+    getters: Mutex<Vec<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
+    held: Arc<Mutex<Vec<(R2d2Pool, Pooled)>>>,
 }
 
-fn r2d2_pool(connector: &EntraConnector) -> R2d2Pool {
+fn r2d2_pool(connector: &EntraConnector, worker: &Arc<ScheduledThreadPool>) -> R2d2Pool {
     diesel::r2d2::Pool::builder()
         .max_size(1)
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
+        .thread_pool(Arc::clone(worker))
         .build_unchecked(PgConnectionManager::new(connector.clone()))
 }
 
@@ -130,6 +151,8 @@ impl Driver for R2d2 {
         Box::pin(async move {
             Ok(Box::new(R2d2Session {
                 connector: libpq(&case)?,
+                worker: Arc::new(ScheduledThreadPool::new(1)),
+                getters: Mutex::default(),
                 held: Arc::default(),
             }) as Box<dyn Session>)
         })
@@ -138,11 +161,41 @@ impl Driver for R2d2 {
 
 impl Session for R2d2Session {
     fn connect(&self) -> BoxFuture<'_, Result<String, Failure>> {
-        let (pool, held) = (r2d2_pool(&self.connector), Arc::clone(&self.held));
+        let pool = r2d2_pool(&self.connector, &self.worker);
+        let held = Arc::clone(&self.held);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (send, receive) = tokio::sync::oneshot::channel();
+        let getter = {
+            let (pool, stop) = (pool.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                // `get` in short slices, so that the pool (and r2d2's retries) end
+                // soon after the scenario has the typed failure.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let result = loop {
+                    match pool.get_timeout(Duration::from_millis(50)) {
+                        Ok(connection) => break Ok(connection),
+                        Err(err) if stop.load(Ordering::Relaxed) || Instant::now() >= deadline => {
+                            break Err(err);
+                        }
+                        Err(_) => {}
+                    }
+                };
+                drop(pool);
+                let _ = send.send(result);
+            })
+        };
+        self.getters
+            .lock()
+            .unwrap()
+            .push((Arc::clone(&stop), getter));
         Box::pin(async move {
-            let getter = pool.clone();
-            let mut connection =
-                pool_get(detached(move || getter.get()), self.connector.failures()).await?;
+            let got = pool_get(
+                async move { receive.await.expect("r2d2 get thread") },
+                self.connector.failures(),
+            )
+            .await;
+            stop.store(true, Ordering::Relaxed);
+            let mut connection = got?;
             detached(move || {
                 let user = current_user(&mut connection)?;
                 held.lock().unwrap().push((pool, connection));
@@ -153,7 +206,28 @@ impl Session for R2d2Session {
     }
 
     fn describe(&self) -> String {
-        format!("{:?} {:?}", r2d2_pool(&self.connector), self.connector)
+        format!(
+            "{:?} {:?}",
+            r2d2_pool(&self.connector, &self.worker),
+            self.connector
+        )
+    }
+}
+
+impl Drop for R2d2Session {
+    fn drop(&mut self) {
+        for (stop, getter) in self.getters.get_mut().unwrap().drain(..) {
+            stop.store(true, Ordering::Relaxed);
+            let _ = getter.join();
+        }
+        self.held.lock().unwrap().clear();
+        // Every pool is gone, so r2d2 schedules no new connect; wait out the one
+        // the worker may be running (jobs run in order on its one thread).
+        let (done, finished) = std::sync::mpsc::channel();
+        self.worker.execute(move || {
+            let _ = done.send(());
+        });
+        let _ = finished.recv_timeout(Duration::from_secs(30));
     }
 }
 

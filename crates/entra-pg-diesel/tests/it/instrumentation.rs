@@ -54,7 +54,10 @@ fn an_instrumentation_that_logs_through_redact_url_shows_no_token() {
     .unwrap();
     drop(connector.connect().unwrap());
     let login = connector.login_url().unwrap();
-    assert!(login.expose().contains("password="), "the URL has a password");
+    assert!(
+        login.expose().contains("password="),
+        "the URL has a password"
+    );
     let logged = LOGGED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

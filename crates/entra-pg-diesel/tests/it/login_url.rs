@@ -211,8 +211,29 @@ fn fuzz_regressions_login_url() {
             .build()
             .unwrap();
         let params = read_login_url(connector.login_url().unwrap().expose()).unwrap();
-        assert_eq!(params["sslmode"], connector.target().ssl_mode().as_str(), "{settings}");
+        assert_eq!(
+            params["sslmode"],
+            connector.target().ssl_mode().as_str(),
+            "{settings}"
+        );
         assert!(!params.contains_key("requiressl") && !params.contains_key("ssl"));
+    }
+}
+
+/// Regression (fuzz target `diesel_conninfo`): libpq reads an empty item of the
+/// host list as its default Unix socket, where it ignores `sslmode`. Such
+/// settings are refused, so no token can reach whatever listens there.
+#[test]
+fn an_empty_host_item_is_refused() {
+    for settings in [
+        "host=db.example.com,",
+        "host=,db.example.com",
+        "postgresql://db.example.com,/postgres",
+        "host=db.example.com, hostaddr=10.0.0.1,",
+    ] {
+        let err = EntraConnector::new(settings, auth("entra-user", "token-value")).unwrap_err();
+        assert_eq!(err.kind(), "insecure_transport", "{settings}: {err}");
+        assert!(err.to_string().contains("default Unix socket"), "{err}");
     }
 }
 
@@ -312,7 +333,10 @@ fn the_system_bundle_and_added_roots_go_to_libpq_in_one_file() {
     let combined = std::fs::read_to_string(from_settings.root_cert().unwrap()).unwrap();
     assert!(combined.starts_with(&bundle) && combined.contains(&ca));
     // A missing file is an error that names it.
-    let err = EntraConnector::new("host=db.example.com sslrootcert=/nonexistent/ca.pem", auth("u", "t"))
-        .unwrap_err();
+    let err = EntraConnector::new(
+        "host=db.example.com sslrootcert=/nonexistent/ca.pem",
+        auth("u", "t"),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }

@@ -39,7 +39,10 @@ fn auth() -> (EntraAuth, String) {
 }
 
 fn settings() -> String {
-    format!("host=localhost port={} dbname=postgres", PgServer::shared().port())
+    format!(
+        "host=localhost port={} dbname=postgres",
+        PgServer::shared().port()
+    )
 }
 
 #[test]

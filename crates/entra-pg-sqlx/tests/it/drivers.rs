@@ -63,7 +63,11 @@ impl Driver for Connection {
 impl Session for ConnectionSession {
     fn connect(&self) -> BoxFuture<'_, Result<String, Failure>> {
         Box::pin(async move {
-            let mut connection = self.options.connect().await.map_err(|err| Failure::of(&err))?;
+            let mut connection = self
+                .options
+                .connect()
+                .await
+                .map_err(|err| Failure::of(&err))?;
             let user = current_user(&mut connection).await?;
             self.held.lock().unwrap().push(connection);
             Ok(user)

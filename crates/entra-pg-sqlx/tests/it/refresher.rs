@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use entra_pg_core::{EntraAuth, clock::Jitter};
-use entra_pg_sqlx::{EntraConnectOptions, sqlx::{self, PgPool, postgres::PgPoolOptions}};
+use entra_pg_sqlx::{
+    EntraConnectOptions,
+    sqlx::{self, PgPool, postgres::PgPoolOptions},
+};
 use entra_pg_testkit::{FakeEntra, Identity, PgServer, Resource, test_clock, unique_name};
 
 const LIFETIME: Duration = Duration::from_secs(240);

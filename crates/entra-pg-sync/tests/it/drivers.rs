@@ -28,7 +28,9 @@ fn current_user(client: &mut Client) -> Result<String, Failure> {
 
 /// Runs blocking work off the async runtime's workers.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(work).await.expect("blocking task")
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("blocking task")
 }
 
 /// `EntraConnector::connect` on a blocking thread.
@@ -85,11 +87,13 @@ impl Session for DirectSession {
 /// An r2d2 pool of `ClientManager`.
 pub(crate) struct R2d2;
 
+type Pooled = r2d2::PooledConnection<ClientManager>;
+
 /// A new pool for each connect (sharing the connector): r2d2 keeps retrying a
 /// failed connect in the background until its timeout.
 struct R2d2Session {
     connector: EntraConnector,
-    held: Arc<Mutex<Vec<(R2d2Pool, r2d2::PooledConnection<ClientManager>)>>>,
+    held: Arc<Mutex<Vec<(R2d2Pool, Pooled)>>>,
 }
 
 fn r2d2_pool(connector: &EntraConnector) -> R2d2Pool {

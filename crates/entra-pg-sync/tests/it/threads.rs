@@ -27,21 +27,32 @@ fn connector() -> (EntraConnector, String) {
 
 fn current_user(connector: &EntraConnector) -> String {
     let mut client = connector.connect().unwrap();
-    client.query_one("SELECT current_user::text", &[]).unwrap().get(0)
+    client
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0)
 }
 
 #[test]
 fn on_a_plain_thread() {
     let (connector, user) = connector();
-    let current = std::thread::spawn(move || current_user(&connector)).join().unwrap();
+    let current = std::thread::spawn(move || current_user(&connector))
+        .join()
+        .unwrap();
     assert_eq!(current, user);
 }
 
 #[test]
 fn inside_spawn_blocking_of_multi_thread_and_current_thread_runtimes() {
     for runtime in [
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap(),
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
     ] {
         let (connector, user) = connector();
         let current = runtime

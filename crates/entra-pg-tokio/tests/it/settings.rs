@@ -115,7 +115,11 @@ fn an_empty_user_in_the_settings_counts_as_none() {
         "host=db.example.com user='' password=static",
     ] {
         assert_eq!(parsed(settings).get_user(), Some(""), "{settings}");
-        let checked = settings.into_settings().unwrap().check(&auth, false).unwrap();
+        let checked = settings
+            .into_settings()
+            .unwrap()
+            .check(&auth, false)
+            .unwrap();
         assert!(!checked.target().is_static_login(), "{settings}");
         let config = injected(settings, &auth);
         assert_eq!(config.get_user(), Some("entra-user"), "{settings}");
@@ -288,9 +292,14 @@ fn check_injection(config: Config, login_user: &str, token: &str) -> Result<(), 
         .get_user()
         .filter(|user| !user.is_empty())
         .map(str::to_owned);
-    let own_password = config.get_password().filter(|password| !password.is_empty()).map(<[u8]>::to_vec);
+    let own_password = config
+        .get_password()
+        .filter(|password| !password.is_empty())
+        .map(<[u8]>::to_vec);
     let auth = auth_for(login_user, token);
-    let checked = Settings::from_config(config.clone()).check(&auth, false).unwrap();
+    let checked = Settings::from_config(config.clone())
+        .check(&auth, false)
+        .unwrap();
     let is_static = own_user.is_some() && own_password.is_some();
     prop_assert_eq!(checked.target().is_static_login(), is_static);
     let out = injected_settings(Settings::from_config(config), &auth);

@@ -20,7 +20,9 @@ fn bad_root_ca_input_is_a_config_error_that_says_what_to_fix() {
         .root_cert_file("/nonexistent/entra-pg/root.crt")
         .unwrap_err();
     assert!(
-        missing.to_string().contains("/nonexistent/entra-pg/root.crt"),
+        missing
+            .to_string()
+            .contains("/nonexistent/entra-pg/root.crt"),
         "{missing}"
     );
 
@@ -37,7 +39,11 @@ fn a_pem_file_with_a_chain_adds_every_certificate() {
     let path = dir.path().join("roots.pem");
     let bundle = format!("{}{}", TestCa::new("a").pem(), TestCa::new("b").pem());
     std::fs::write(&path, bundle).unwrap();
-    let tls = Tls::builder().root_cert_file(&path).unwrap().build().unwrap();
+    let tls = Tls::builder()
+        .root_cert_file(&path)
+        .unwrap()
+        .build()
+        .unwrap();
     assert_eq!(tls.root_count(), 2);
     let with_defaults = Tls::builder()
         .default_roots()
