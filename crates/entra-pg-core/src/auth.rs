@@ -105,7 +105,9 @@ impl EntraAuth {
     /// When no usable token can be had, the user cannot be derived, or `target`
     /// was checked by another `EntraAuth` with a policy that refuses its hosts.
     pub async fn login(&self, target: &Target) -> Result<Login, Error> {
-        self.admit(target)?;
+        if let Some(login) = self.fresh_login(target)? {
+            return Ok(login);
+        }
         let token = match self.inner.lookup(false) {
             Lookup::Ready(token) => token,
             Lookup::Wait(inflight) => bounded(&self.inner, inflight).await?,
@@ -125,7 +127,9 @@ impl EntraAuth {
     /// # Errors
     /// As [`login`](Self::login).
     pub fn login_blocking(&self, target: &Target) -> Result<Login, Error> {
-        self.admit(target)?;
+        if let Some(login) = self.fresh_login(target)? {
+            return Ok(login);
+        }
         let token = match self.inner.lookup(false) {
             Lookup::Ready(token) => token,
             Lookup::Wait(inflight) => bounded_blocking(&self.inner, inflight)?,
@@ -253,6 +257,16 @@ impl EntraAuth {
             }
         }
         Ok(())
+    }
+
+    /// The hot path of both logins: the target admitted, a fresh cached token and
+    /// a known user. `None` sends the caller down the full path.
+    fn fresh_login(&self, target: &Target) -> Result<Option<Login>, Error> {
+        self.admit(target)?;
+        Ok(self
+            .inner
+            .fresh_token()
+            .and_then(|token| Some(Login::new(self.inner.user_for(target)?, token))))
     }
 
     async fn finish_login(&self, target: &Target, token: Arc<Token>) -> Result<Login, Error> {

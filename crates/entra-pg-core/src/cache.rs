@@ -276,17 +276,24 @@ impl Event {
 impl Inner {
     /// Serves the cached token, or the request that will bring one. `force` skips
     /// the cached token and the back-off.
-    pub(crate) fn lookup(self: &Arc<Self>, force: bool) -> Lookup {
+    /// The hot path: the cached token while it is fresh (before its refresh
+    /// point), nothing else looked at. Otherwise [`lookup`](Self::lookup).
+    pub(crate) fn fresh_token(&self) -> Option<Arc<Token>> {
         let system_now = self.clock.system_now();
-        let mut state = self.lock();
-        if !force
-            && let Some(entry) = &state.current
-            && system_now < entry.fresh_until
-        {
-            // The hot path: a fresh token, nothing else looked at.
-            return Lookup::Ready(Arc::clone(&entry.token));
+        let state = self.lock();
+        state
+            .current
+            .as_ref()
+            .filter(|entry| system_now < entry.fresh_until)
+            .map(|entry| Arc::clone(&entry.token))
+    }
+
+    pub(crate) fn lookup(self: &Arc<Self>, force: bool) -> Lookup {
+        if !force && let Some(token) = self.fresh_token() {
+            return Lookup::Ready(token);
         }
-        let now = OffsetDateTime::from(system_now);
+        let now = self.clock.now();
+        let mut state = self.lock();
         if !force
             && let Some(entry) = &state.current
             && now < entry.usable_until

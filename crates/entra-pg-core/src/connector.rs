@@ -107,6 +107,47 @@ impl fmt::Debug for Roots {
     }
 }
 
+/// Not API: the accessors every driver crate's connector has, written once so
+/// they have the same names, docs and rules everywhere. The connector must have
+/// a `shared` field with `settings` (having `target()`), `auth` and `failures`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __connector_accessors {
+    () => {
+        /// The shared `EntraAuth` (its token cache is shared by every clone).
+        #[must_use]
+        pub fn auth(&self) -> &$crate::EntraAuth {
+            &self.shared.auth
+        }
+
+        /// The settings as checked against the contract (hosts, `sslmode`).
+        #[must_use]
+        pub fn target(&self) -> &$crate::Target {
+            self.shared.settings.target()
+        }
+
+        /// Whether the settings carry their own user and password, so Entra is
+        /// not used (a static login).
+        #[must_use]
+        pub fn is_static_login(&self) -> bool {
+            self.target().is_static_login()
+        }
+
+        /// The typed cause of the last failed connect, shared by the clones and
+        /// their pools (whose own errors often say only "timed out").
+        #[must_use]
+        pub fn last_failure(&self) -> Option<$crate::ConnectFailure> {
+            self.shared.failures.get()
+        }
+
+        /// The record of failed connects itself (to wait for the next one).
+        #[must_use]
+        pub fn failures(&self) -> &$crate::LastFailure {
+            &self.shared.failures
+        }
+    };
+}
+
 /// Where operating systems keep their PEM bundle of trusted roots, in the
 /// order [`system_root_bundle`] looks.
 pub const SYSTEM_ROOT_BUNDLES: &[&str] = &[

@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 
 use diesel::{Connection, PgConnection};
 use entra_pg_core::{
-    ConnectFailure, EntraAuth, LastFailure, Target,
+    EntraAuth, LastFailure,
     connector::{ConnectorBuilder, Flavor, Parts},
 };
 use tracing::debug;
@@ -91,6 +91,8 @@ impl EntraConnector {
         ConnectorBuilder::new(settings.into_settings(), auth, |_| Ok(()))
     }
 
+    entra_pg_core::__connector_accessors!();
+
     /// The libpq URL for one new connection: the settings with the user (when
     /// they have none) and the current token as the password, each value
     /// percent-encoded. Blocks only when a token must be fetched.
@@ -134,24 +136,6 @@ impl EntraConnector {
             })
     }
 
-    /// The shared [`EntraAuth`].
-    #[must_use]
-    pub fn auth(&self) -> &EntraAuth {
-        &self.shared.auth
-    }
-
-    /// The settings as checked against the contract (hosts, `sslmode`).
-    #[must_use]
-    pub fn target(&self) -> &Target {
-        self.shared.settings.target()
-    }
-
-    /// Whether the settings carry their own user and password, so Entra is not used.
-    #[must_use]
-    pub fn is_static_login(&self) -> bool {
-        self.target().is_static_login()
-    }
-
     /// The root CA file libpq verifies the server against (`sslrootcert`), if any.
     #[must_use]
     pub fn root_cert(&self) -> Option<&std::path::Path> {
@@ -160,18 +144,6 @@ impl EntraConnector {
             .params()
             .get("sslrootcert")
             .map(std::path::Path::new)
-    }
-
-    /// The last failed connect (r2d2's own error says less). Shared by clones.
-    #[must_use]
-    pub fn last_failure(&self) -> Option<ConnectFailure> {
-        self.shared.failures.get()
-    }
-
-    /// The record of failed connects itself (to wait for the next one).
-    #[must_use]
-    pub fn failures(&self) -> &LastFailure {
-        &self.shared.failures
     }
 }
 

@@ -4,7 +4,7 @@
 use std::{fmt, sync::Arc};
 
 use entra_pg_core::{
-    ConnectFailure, EntraAuth, LastFailure, Login,
+    EntraAuth, LastFailure, Login,
     connector::{ConnectorBuilder, Flavor, Parts},
 };
 use sqlx::{
@@ -59,29 +59,7 @@ impl EntraConnectOptions {
         ConnectorBuilder::new(settings.into_settings(), auth, |_| Ok(()))
     }
 
-    /// The Entra login these options use.
-    #[must_use]
-    pub fn auth(&self) -> &EntraAuth {
-        &self.shared.auth
-    }
-
-    /// The settings as checked against the contract (host, `sslmode`).
-    #[must_use]
-    pub fn target(&self) -> &entra_pg_core::Target {
-        self.shared.settings.target()
-    }
-
-    /// The last failed connect of these options (and of their pools).
-    #[must_use]
-    pub fn last_failure(&self) -> Option<ConnectFailure> {
-        self.shared.failures.get()
-    }
-
-    /// The record of failed connects itself (to wait for the next one).
-    #[must_use]
-    pub fn failures(&self) -> &LastFailure {
-        &self.shared.failures
-    }
+    entra_pg_core::__connector_accessors!();
 
     /// Opens one connection, logging in with the current token (and once more
     /// with a new token if the server rejects it).

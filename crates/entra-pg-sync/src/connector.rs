@@ -4,11 +4,11 @@
 use std::{fmt, sync::Arc};
 
 use entra_pg_core::{
-    ConnectFailure, EntraAuth, LastFailure, Target,
+    EntraAuth,
     connector::{ConnectorBuilder, CustomTls, Flavor, Parts},
 };
 use entra_pg_tokio::{
-    __private::{Checked, Settings, classify, default_tls},
+    __private::{Settings, Shared, classify, default_tls},
     Error,
     tokio_postgres::{
         Socket,
@@ -26,15 +26,9 @@ use crate::settings::{IntoSettings, SyncConfig};
 /// The token comes from [`EntraAuth::login_blocking`]: a cache hit costs no
 /// runtime work, a miss blocks only the calling thread. Works on plain threads and
 /// inside `tokio::task::spawn_blocking`. Clones share everything; pools hold one.
+#[derive(Clone)]
 pub struct EntraConnector<T = MakeRustlsConnect> {
-    shared: Arc<Shared<T>>,
-}
-
-struct Shared<T> {
-    settings: Checked<SyncConfig>,
-    auth: EntraAuth,
-    tls: T,
-    failures: LastFailure,
+    shared: Arc<Shared<SyncConfig, T>>,
 }
 
 /// The connector flavor of this crate (see `entra_pg_core::connector`). Not API.
@@ -46,27 +40,17 @@ pub struct Blocking;
 /// `root_cert_pem`, `root_cert_file`, `danger_allow_insecure_transport`, `build`).
 pub type EntraConnectorBuilder<T = MakeRustlsConnect> = ConnectorBuilder<Blocking, T>;
 
-impl<T> Clone for EntraConnector<T> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
-
 impl EntraConnector {
-    /// A connector with the default TLS: rustls with the roots of the enabled
-    /// features (`webpki-roots` by default).
+    /// A connector of blocking clients, with entra-pg-tokio's default TLS.
     ///
     /// # Errors
-    /// When the settings cannot be parsed or break the security contract (see
-    /// [`EntraAuth::target`]), or no TLS root can be loaded.
+    /// As `entra_pg_tokio::EntraConnector::new`: settings that cannot be parsed
+    /// or break the contract (see [`EntraAuth::target`]), or no TLS root.
     pub fn new(settings: impl IntoSettings, auth: EntraAuth) -> Result<Self, Error> {
         Self::builder(settings, auth).build()
     }
 
-    /// A builder, to add root CAs, give a TLS connector of your own, or opt out
-    /// of the transport rule for a local test server.
+    /// A builder (root CAs, your own TLS connector, the transport opt-out).
     pub fn builder(settings: impl IntoSettings, auth: EntraAuth) -> EntraConnectorBuilder {
         ConnectorBuilder::new(settings.into_settings(), auth, default_tls)
     }
@@ -104,45 +88,12 @@ where
 }
 
 impl<T> EntraConnector<T> {
-    /// The shared [`EntraAuth`].
-    #[must_use]
-    pub fn auth(&self) -> &EntraAuth {
-        &self.shared.auth
-    }
-
-    /// The settings as checked against the contract (hosts, `sslmode`).
-    #[must_use]
-    pub fn target(&self) -> &Target {
-        self.shared.settings.target()
-    }
-
-    /// Whether the settings carry their own user and password, so Entra is not used.
-    #[must_use]
-    pub fn is_static_login(&self) -> bool {
-        self.target().is_static_login()
-    }
-
-    /// The last failed connect, for pools whose own error says less (r2d2's
-    /// timeout). Shared by the connector's clones.
-    #[must_use]
-    pub fn last_failure(&self) -> Option<ConnectFailure> {
-        self.shared.failures.get()
-    }
-
-    /// The record of failed connects itself (to wait for the next one).
-    #[must_use]
-    pub fn failures(&self) -> &LastFailure {
-        &self.shared.failures
-    }
+    entra_pg_core::__connector_accessors!();
 }
 
 impl<T> fmt::Debug for EntraConnector<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // postgres::Config's Debug redacts the password.
-        f.debug_struct("EntraConnector")
-            .field("settings", &self.shared.settings)
-            .field("auth", &self.shared.auth)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.shared, f)
     }
 }
 
@@ -152,16 +103,8 @@ impl Flavor for Blocking {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings<SyncConfig>, T>) -> Result<EntraConnector<T>, Error> {
-        let settings = parts
-            .settings
-            .check(&parts.auth, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
-            shared: Arc::new(Shared {
-                settings,
-                auth: parts.auth,
-                tls: parts.tls,
-                failures: LastFailure::default(),
-            }),
+            shared: Shared::from_parts(parts)?,
         })
     }
 }

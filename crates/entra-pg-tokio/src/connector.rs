@@ -4,7 +4,7 @@
 use std::{fmt, sync::Arc};
 
 use entra_pg_core::{
-    EntraAuth, LastFailure, Target,
+    EntraAuth, LastFailure,
     connector::{ConnectorBuilder, CustomTls, Flavor, Parts},
 };
 use tokio_postgres::{Client, Config, Connection, Socket, tls::MakeTlsConnect};
@@ -14,7 +14,7 @@ use tracing::debug;
 use crate::{
     Error,
     error::classify,
-    settings::{Checked, IntoSettings, Settings},
+    settings::{Checked, IntoSettings, PgConfig, Settings},
     tls::Tls,
 };
 
@@ -25,29 +25,57 @@ use crate::{
 /// takes the current token from the `EntraAuth` cache, so it costs no token
 /// request while the token is fresh, and recovers once from a rejected token.
 /// Clones share everything; pools hold one.
+#[derive(Clone)]
 pub struct EntraConnector<T = MakeRustlsConnect> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<Shared<Config, T>>,
 }
 
-struct Shared<T> {
-    settings: Checked<Config>,
-    auth: EntraAuth,
-    tls: T,
-    failures: LastFailure,
+/// What a connector of this crate or entra-pg-sync shares between its clones:
+/// the settings checked against the contract (a `tokio_postgres::Config` or a
+/// `postgres::Config`), the Entra login, the TLS connector and the failures.
+pub struct Shared<C, T> {
+    /// The checked settings.
+    pub settings: Checked<C>,
+    /// The shared Entra login.
+    pub auth: EntraAuth,
+    /// The TLS connector.
+    pub tls: T,
+    /// The last failed connect.
+    pub failures: LastFailure,
+}
+
+impl<C: PgConfig, T> Shared<C, T> {
+    /// Checks the builder's settings against the contract.
+    ///
+    /// # Errors
+    /// When the settings break the contract.
+    pub fn from_parts(parts: Parts<Settings<C>, T>) -> Result<Arc<Self>, Error> {
+        let settings = parts
+            .settings
+            .check(&parts.auth, parts.allow_insecure_transport)?;
+        Ok(Arc::new(Self {
+            settings,
+            auth: parts.auth,
+            tls: parts.tls,
+            failures: LastFailure::default(),
+        }))
+    }
+}
+
+impl<C: fmt::Debug, T> fmt::Debug for Shared<C, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The drivers' Config Debug redacts the password.
+        f.debug_struct("EntraConnector")
+            .field("settings", &self.settings)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds an [`EntraConnector`]: [`ConnectorBuilder`]'s methods (`tls`,
 /// `root_cert_pem`, `root_cert_file`, `danger_allow_insecure_transport`, `build`).
 pub type EntraConnectorBuilder<T = MakeRustlsConnect> =
     ConnectorBuilder<crate::__private::Tokio, T>;
-
-impl<T> Clone for EntraConnector<T> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
-    }
-}
 
 impl EntraConnector {
     /// A connector with the default TLS: rustls with the roots of the enabled
@@ -114,45 +142,12 @@ where
 }
 
 impl<T> EntraConnector<T> {
-    /// The shared [`EntraAuth`].
-    #[must_use]
-    pub fn auth(&self) -> &EntraAuth {
-        &self.shared.auth
-    }
-
-    /// The settings as checked against the contract (hosts, `sslmode`).
-    #[must_use]
-    pub fn target(&self) -> &Target {
-        self.shared.settings.target()
-    }
-
-    /// Whether the settings carry their own user and password, so Entra is not used.
-    #[must_use]
-    pub fn is_static_login(&self) -> bool {
-        self.target().is_static_login()
-    }
-
-    /// The last failed connect, for pools whose own error says less (bb8's
-    /// `get()` reports `TimedOut`). Shared by the connector's clones.
-    #[must_use]
-    pub fn last_failure(&self) -> Option<entra_pg_core::ConnectFailure> {
-        self.shared.failures.get()
-    }
-
-    /// The record of failed connects itself (to wait for the next one).
-    #[must_use]
-    pub fn failures(&self) -> &LastFailure {
-        &self.shared.failures
-    }
+    entra_pg_core::__connector_accessors!();
 }
 
 impl<T> fmt::Debug for EntraConnector<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // tokio_postgres::Config's Debug redacts the password.
-        f.debug_struct("EntraConnector")
-            .field("settings", &self.shared.settings)
-            .field("auth", &self.shared.auth)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&self.shared, f)
     }
 }
 
@@ -162,16 +157,8 @@ impl Flavor for crate::__private::Tokio {
     type Error = Error;
 
     fn build<T>(parts: Parts<Settings<Config>, T>) -> Result<EntraConnector<T>, Error> {
-        let settings = parts
-            .settings
-            .check(&parts.auth, parts.allow_insecure_transport)?;
         Ok(EntraConnector {
-            shared: Arc::new(Shared {
-                settings,
-                auth: parts.auth,
-                tls: parts.tls,
-                failures: LastFailure::default(),
-            }),
+            shared: Shared::from_parts(parts)?,
         })
     }
 }

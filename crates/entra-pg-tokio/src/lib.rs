@@ -45,7 +45,7 @@ pub use deadpool_postgres;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::{
-        connector::default_tls,
+        connector::{Shared, default_tls},
         error::classify,
         settings::{Checked, PgConfig, Settings},
     };

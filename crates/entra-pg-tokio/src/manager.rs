@@ -21,16 +21,9 @@ use crate::{EntraConnector, Error};
 /// `deadpool_postgres::Manager` cannot report a token failure (its connect hook
 /// must return a `tokio_postgres::Error`), hence this manager: failures are
 /// [`Error`]s inside `deadpool::managed::PoolError::Backend`.
+#[derive(Clone)]
 pub struct ClientManager<T = MakeRustlsConnect> {
     connector: EntraConnector<T>,
-}
-
-impl<T> Clone for ClientManager<T> {
-    fn clone(&self) -> Self {
-        Self {
-            connector: self.connector.clone(),
-        }
-    }
 }
 
 impl<T> std::fmt::Debug for ClientManager<T> {
