@@ -8,6 +8,7 @@ use std::{fmt::Write as _, fs, path::Path};
 use crate::{cargo, lint::PUBLISHED, root, run};
 
 pub(crate) fn run_package() -> Result<(), String> {
+    forget_unpacked_packages()?;
     let mut package = cargo();
     // The publishable crates only, together: cargo resolves their dependencies
     // on each other from the packages it has just made.
@@ -20,6 +21,43 @@ pub(crate) fn run_package() -> Result<(), String> {
     }
     run(package)?;
     readme_quickstarts()
+}
+
+/// `cargo package` verifies each crate against the others through a local
+/// registry, which cargo unpacks into `$CARGO_HOME/registry/src/-<hash>/` (the
+/// hash is of the target directory's path) and reuses when the same version is
+/// there already: a second run would verify against the first run's sources.
+/// Only local registries have names starting with `-`, so crates.io's unpacked
+/// sources are left alone.
+fn forget_unpacked_packages() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let Ok(registries) = fs::read_dir(home.join("registry/src")) else {
+        return Ok(()); // nothing unpacked yet
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = unpacked.file_name();
+            let ours = PUBLISHED.iter().any(|crate_name| {
+                name.to_string_lossy()
+                    .starts_with(&format!("{crate_name}-"))
+            });
+            if ours {
+                fs::remove_dir_all(unpacked.path())
+                    .map_err(|err| format!("{}: {err}", unpacked.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first fenced block of `kind` in `readme`, hidden lines (`# `) shown.
